@@ -1,0 +1,105 @@
+# green: one Makefile, globbing its sources (see README.md for the targets).
+#   make [DEBUG=0|1|2]   build/libgreen.so, build/green
+#   make test            every Criterion suite (unit, then preload)
+#   make asan            the same suites against an ASan/UBSan build in build-asan/
+#   make bench           native vs green on ../shared/progs
+#   make check           test + exported-symbol check + clang-format check
+CC        ?= gcc
+CXX       ?= g++
+DEBUG     ?= 0
+BUILD     ?= build
+SHARED_PROGS ?= ../shared/progs
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
+CFLAGS    := -std=gnu11 -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
+             -D_GNU_SOURCE -DGR_DEBUG=$(DEBUG) -Ishim $(EXTRA_CFLAGS)
+LDFLAGS   := -shared -Wl,--version-script=interpose/exports.map -Wl,-z,now $(EXTRA_LDFLAGS)
+LIBS      := -ldl -lpthread
+
+SHIM_C    := $(wildcard shim/*.c)
+SHIM_S    := $(wildcard shim/arch/x86_64/*.S)
+INTER_C   := $(wildcard interpose/*.c)
+SHIM_O    := $(patsubst %.c,$(BUILD)/obj/%.o,$(SHIM_C)) $(patsubst %.S,$(BUILD)/obj/%.o,$(SHIM_S))
+INTER_O   := $(patsubst %.c,$(BUILD)/obj/%.o,$(INTER_C))
+HEADERS   := $(wildcard shim/*.h shim/arch/x86_64/*.h interpose/*.h)
+
+UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
+PRELOAD   := $(patsubst tests/preload/%.c,$(BUILD)/tests/preload/%,$(wildcard tests/preload/*.c))
+TPROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.c)) \
+             $(patsubst tests/progs/%.cc,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.cc))
+HELPERS_C := $(wildcard tests/helpers.c)
+ABS       := $(abspath $(BUILD))
+TEST_DEFS := -DGR_LIB='"$(ABS)/libgreen.so"' -DGR_TEST_PROGS='"$(ABS)/tests/progs"' \
+             -DGR_SHARED_PROGS='"$(ABS)/progs"' -DGR_SRCDIR='"$(abspath .)"'
+
+all: $(BUILD)/libgreen.so $(BUILD)/green
+
+$(BUILD)/libgreen.so: $(SHIM_O) $(INTER_O) interpose/exports.map
+	$(CC) $(LDFLAGS) -o $@ $(SHIM_O) $(INTER_O) $(LIBS)
+
+# The shim alone, for unit tests that drive its modules directly.
+$(BUILD)/libgreen_shim.a: $(SHIM_O)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) | $(BUILD)/obj
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.S | $(BUILD)/obj
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/green: tools/green.c | $(BUILD)/obj
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgreen_shim.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) -Itests -o $@ $< $(BUILD)/libgreen_shim.a \
+		-lcriterion $(LIBS)
+
+$(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Itests $(TEST_DEFS) -o $@ $< $(HELPERS_C) \
+		-lcriterion
+
+$(BUILD)/tests/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $<
+
+$(BUILD)/tests/progs/%: tests/progs/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=gnu++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+setup:
+	@tools/setup.sh
+
+progs:
+	@if [ -d $(SHARED_PROGS) ]; then $(MAKE) -s -C $(SHARED_PROGS) OUT=$(ABS)/progs; \
+	else echo "green: $(SHARED_PROGS) not found: contract-program tests will skip"; fi
+
+tests: all $(UNIT) $(PRELOAD) $(TPROGS) progs
+
+test: setup
+	@$(MAKE) -s tests
+	@tools/run-tests.sh $(BUILD)
+
+asan:
+	@$(MAKE) -s BUILD=build-asan EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined' \
+		EXTRA_LDFLAGS='-fsanitize=address,undefined' tests
+	@tools/run-tests.sh build-asan unit
+
+bench: setup
+	@$(MAKE) -s all progs
+	@tools/bench.sh $(BUILD)/libgreen.so $(BUILD)/progs
+
+check: test
+	@clang-format --dry-run -Werror shim/*.c shim/*.h interpose/*.c tests/unit/*.c
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all setup progs tests test asan bench check clean
+.SECONDARY:

@@ -1,0 +1,11 @@
+/* pthread_once on shim/once.c (glibc's waits with raw futex calls that would block the M). */
+#include "shim.h"
+
+#define GR_EXPORT __attribute__((visibility("default")))
+
+GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
+{
+	if (!gr_is_ready())
+		return gr_real.pthread_once(once, init);
+	return gr_once((_Atomic int *)once, init);
+}

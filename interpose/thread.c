@@ -1,0 +1,169 @@
+/* pthread_create, join, detach, exit and the calls that take a pthread_t. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define GR_EXPORT __attribute__((visibility("default")))
+
+/* Reads the attributes green honours from a glibc pthread_attr_t (NULL: the defaults,
+ * which pthread_setattr_default_np may have changed). */
+static int read_attr(const pthread_attr_t *attr, struct gr_thread_attr *a)
+{
+	pthread_attr_t def;
+	int detach, inherit, r;
+
+	memset(a, 0, sizeof(*a));
+	size_t default_size = 0;
+	if ((r = pthread_getattr_default_np(&def)) != 0)
+		return r;
+	pthread_attr_getstacksize(&def, &default_size);
+	if (!attr)
+		attr = &def;
+	pthread_attr_getdetachstate(attr, &detach);
+	pthread_attr_getguardsize(attr, &a->guard_size);
+	pthread_attr_getstacksize(attr, &a->stack_size);
+	/* getstack reports top - size: with no stack set (top NULL) that is -size. */
+	void *addr = NULL;
+	size_t size = 0;
+	pthread_attr_getstack(attr, &addr, &size);
+	if ((uintptr_t)addr + size == 0)
+		addr = NULL;
+	a->detached = detach == PTHREAD_CREATE_DETACHED;
+	if (a->stack_size == default_size)
+		a->stack_size = 0; /* green's default: GREEN_STACKSIZE, else glibc's */
+	if (addr) { /* glibc records the top; getstack returns the bottom */
+		a->stack_addr = addr;
+		a->stack_size = size;
+	}
+	pthread_attr_getinheritsched(attr, &inherit);
+	if (inherit == PTHREAD_EXPLICIT_SCHED) {
+		struct sched_param sp;
+		a->explicit_sched = true;
+		pthread_attr_getschedpolicy(attr, &a->policy);
+		pthread_attr_getschedparam(attr, &sp);
+		a->priority = sp.sched_priority;
+	}
+	cpu_set_t set;
+	if (pthread_attr_getaffinity_np(attr, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 &&
+	    (a->affinity = malloc(sizeof(set)))) {
+		memcpy(a->affinity, &set, sizeof(set));
+		a->affinity_size = sizeof(set);
+	}
+	pthread_attr_destroy(&def);
+	return 0;
+}
+
+static int create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
+		  bool c11)
+{
+	struct gr_thread_attr a;
+	int r = read_attr(attr, &a);
+
+	if (r == 0)
+		r = gr_thread_create(t, &a, fn, arg, c11);
+	free(a.affinity);
+	return r;
+}
+
+GR_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+			     void *arg)
+{
+	if (!gr_is_ready())
+		return gr_real.pthread_create(t, attr, fn, arg);
+	return create(t, attr, fn, arg, false);
+}
+
+static int join(pthread_t t, void **ret, int64_t deadline, bool try)
+{
+	struct gr_g *gp = gr_thread_g(t);
+
+	if (!gp) {
+		if (try || deadline)
+			return EINVAL; /* green only joins Gs it created */
+		return gr_real.pthread_join(t, ret);
+	}
+	return gr_thread_join(gp, ret, deadline, try);
+}
+
+GR_EXPORT int pthread_join(pthread_t t, void **ret)
+{
+	if (!gr_is_ready())
+		return gr_real.pthread_join(t, ret);
+	return join(t, ret, 0, false);
+}
+
+GR_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
+{
+	if (!gr_is_ready())
+		return EBUSY;
+	return join(t, ret, 0, true);
+}
+
+GR_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clock,
+				   const struct timespec *abstime)
+{
+	if (!gr_is_ready())
+		return EINVAL;
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	if (!abstime)
+		return join(t, ret, 0, false);
+	int64_t deadline = gr_deadline(clock, abstime, true);
+	if (deadline < 0)
+		return EINVAL;
+	return join(t, ret, deadline, false);
+}
+
+GR_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abstime)
+{
+	return pthread_clockjoin_np(t, ret, CLOCK_REALTIME, abstime);
+}
+
+GR_EXPORT int pthread_detach(pthread_t t)
+{
+	struct gr_g *gp;
+
+	if (!gr_is_ready() || !(gp = gr_thread_g(t)))
+		return gr_real.pthread_detach(t);
+	return gr_thread_detach(gp);
+}
+
+GR_EXPORT void pthread_exit(void *ret)
+{
+	struct gr_g *gp;
+
+	if (gr_is_ready() && (gp = gr_getg()) && !gp->foreign && !gp->is_g0)
+		gr_thread_exit(ret);
+	gr_real.pthread_exit(ret);
+	__builtin_unreachable();
+}
+
+GR_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+	struct gr_g *gp;
+
+	if (!gr_is_ready() || !(gp = gr_thread_g(t)))
+		return gr_real.pthread_getattr_np(t, attr);
+	void *lo;
+	size_t size;
+	pthread_attr_init(attr);
+	gr_thread_stack(gp, &lo, &size);
+	pthread_attr_setstack(attr, lo, size);
+	pthread_attr_setguardsize(attr, gp->guard_size);
+	unsigned join = atomic_load_explicit(&gp->xjoin, memory_order_acquire);
+	pthread_attr_setdetachstate(attr, join & GR_JOIN_DETACHED ? PTHREAD_CREATE_DETACHED
+								   : PTHREAD_CREATE_JOINABLE);
+	gr_lock(&gp->attrlock);
+	struct sched_param sp = {.sched_priority = gp->sched_priority};
+	pthread_attr_setschedpolicy(attr, gp->sched_policy);
+	pthread_attr_setschedparam(attr, &sp);
+	if (gp->affinity)
+		pthread_attr_setaffinity_np(attr, gp->affinity_size, gp->affinity);
+	gr_unlock(&gp->attrlock);
+	return 0;
+}

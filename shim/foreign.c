@@ -1,0 +1,50 @@
+/*
+ * Threads green did not create (glibc's internal helper threads, threads that existed
+ * before green started, another preload's threads) are adopted on first contact: they get
+ * a G with their own TCB and real tid, marked foreign.  A foreign G has no P: when it must
+ * wait it blocks its OS thread on a futex (park.c), and wakers wake it with a futex.
+ * A glibc TSD destructor frees the G when the thread exits.
+ */
+#include <stdlib.h>
+
+#include "glibc.h"
+#include "runtime.h"
+
+static pthread_key_t foreign_key;
+static bool have_key;
+
+static void foreign_exit(void *arg)
+{
+	struct gr_g *gp = arg;
+
+	GR_PT(gp->tcb, GR_TCB_G, struct gr_g *) = NULL;
+	gp->magic = 0;
+	free(gp);
+}
+
+void gr_foreign_init(void)
+{
+	have_key = pthread_key_create(&foreign_key, foreign_exit) == 0;
+}
+
+struct gr_g *gr_curg(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (__builtin_expect(gp != NULL, 1))
+		return gp;
+	void *tcb = gr_arch_tp();
+	gp = calloc(1, sizeof(*gp));
+	if (!gp)
+		gr_throw("out of memory adopting a thread");
+	gp->magic = GR_G_MAGIC;
+	gp->foreign = true;
+	gp->tcb = tcb;
+	gp->ctx.fs = tcb;
+	gp->tid = GR_PT(tcb, GR_PT_TID, pid_t);
+	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
+	GR_PT(tcb, GR_TCB_G, struct gr_g *) = gp;
+	if (have_key)
+		pthread_setspecific(foreign_key, gp);
+	return gp;
+}

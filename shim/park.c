@@ -1,0 +1,301 @@
+/*
+ * Wait queues keyed by address.  A fixed table of buckets, each a lock and a FIFO list of
+ * waiters whose addresses hash there (Go's semtable, the kernel's futex_queues).  Waking
+ * is FIFO per address, which makes condition variables and mutex hand-off fair.
+ *
+ * A G parks with its bucket lock held until its M's g0 has switched away from it (the
+ * unlock runs in gr_park's unlockf), so no waker can ready a G that is still on its
+ * stack.  A timed wait arms its timer in that same unlockf, before the bucket is
+ * unlocked, so the G can always find its timer to delete it after waking.  The timer
+ * callback does not take the bucket lock (it runs under the P's timerlock, which comes
+ * first in the lock order): it claims the waiter by CAS on xstate and readies the G; the
+ * G, once running, unlinks itself.  Wakers skip and unlink waiters already timed out.
+ *
+ * Foreign threads (no P) enqueue the same way and futex-wait on their waiter's xstate,
+ * with the deadline given to the kernel.
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include "park.h"
+#include "proc.h"
+
+#define NBUCKETS 4096
+
+struct bucket {
+	struct gr_lock lock;
+	struct gr_waiter *head, *tail; /* protected by lock */
+	/* Atomic: waiters queued or about to check their word; counted before the check
+	 * (seq_cst), read by wakers after their change (seq_cst fence), so a waker that sees
+	 * zero knows every future waiter will see its change.  Lets a wake with nobody
+	 * waiting (an uncontended unlock, a signal with no waiter) skip the lock. */
+	_Atomic int xwaiters;
+} __attribute__((aligned(64)));
+
+static struct bucket table[NBUCKETS];
+
+static struct bucket *bucket_of(const void *addr)
+{
+	uint64_t h = ((uintptr_t)addr >> 2) * 0x9e3779b97f4a7c15ull;
+
+	return &table[h >> (64 - 12)];
+}
+
+static void enqueue_locked(struct bucket *b, struct gr_waiter *w)
+{
+	GR_ASSERT_HELD(&b->lock);
+	w->next = NULL;
+	w->prev = b->tail;
+	if (b->tail)
+		b->tail->next = w;
+	else
+		b->head = w;
+	b->tail = w;
+	w->linked = true; /* the caller has counted w in b->xwaiters */
+}
+
+static void unlink_locked(struct bucket *b, struct gr_waiter *w)
+{
+	GR_ASSERT_HELD(&b->lock);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
+	w->linked = false;
+	atomic_fetch_sub_explicit(&b->xwaiters, 1, memory_order_relaxed);
+}
+
+static void park_timeout(struct gr_timer *t)
+{
+	struct gr_waiter *w = t->arg;
+	uint32_t zero = 0;
+
+	if (atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_TIMEDOUT,
+						    memory_order_acq_rel, memory_order_relaxed))
+		gr_ready_tail(w->gp);
+}
+
+struct park_unlock {
+	struct bucket *b;
+	struct gr_waiter *w;
+};
+
+/* Runs on g0 once the G is off its stack: arm the timer, then open the queue. */
+static void park_unlock(void *arg)
+{
+	struct park_unlock *u = arg;
+
+	if (u->w->deadline) {
+		u->w->timer.when = u->w->deadline;
+		u->w->timer.fn = park_timeout;
+		u->w->timer.arg = u->w;
+		gr_timer_add(u->w->gp->m->p, &u->w->timer);
+	}
+	gr_unlock(&u->b->lock);
+}
+
+/* After waking: settle a timeout race and leave the queue (a requeue may have moved the
+ * waiter to another address's bucket, never after it timed out).  Returns 0 or -ETIMEDOUT. */
+static int settle(struct gr_waiter *w)
+{
+	if (atomic_load_explicit(&w->xstate, memory_order_acquire) != GR_WAKE_TIMEDOUT)
+		return 0;
+	for (;;) {
+		struct bucket *b = bucket_of(__atomic_load_n(&w->addr, __ATOMIC_ACQUIRE));
+		gr_lock(&b->lock);
+		if (b != bucket_of(w->addr)) {
+			gr_unlock(&b->lock);
+			continue;
+		}
+		if (w->linked)
+			unlink_locked(b, w);
+		gr_unlock(&b->lock);
+		return -ETIMEDOUT;
+	}
+}
+
+static int wait_foreign(struct bucket *b, struct gr_waiter *w)
+{
+	gr_unlock(&b->lock);
+	for (;;) {
+		uint32_t st = atomic_load_explicit(&w->xstate, memory_order_acquire);
+		if (st)
+			return settle(w);
+		if (gr_futex_wait(&w->xstate, 0, w->deadline) == -ETIMEDOUT) {
+			uint32_t zero = 0;
+			atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_TIMEDOUT,
+								memory_order_acq_rel,
+								memory_order_relaxed);
+		}
+	}
+}
+
+int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
+		 int64_t deadline, uint32_t bits)
+{
+	struct gr_g *gp = gr_curg();
+	struct bucket *b = bucket_of(addr);
+	struct gr_waiter w = {.addr = addr, .gp = gp, .bits = bits, .deadline = deadline};
+
+	if (deadline && deadline <= gr_nanotime())
+		return -ETIMEDOUT;
+	gr_lock(&b->lock);
+	atomic_fetch_add_explicit(&b->xwaiters, 1, memory_order_seq_cst);
+	if (may_sleep && !may_sleep(addr, arg)) {
+		atomic_fetch_sub_explicit(&b->xwaiters, 1, memory_order_relaxed);
+		gr_unlock(&b->lock);
+		return -EAGAIN;
+	}
+	enqueue_locked(b, &w);
+	if (!gr_g_schedulable(gp))
+		return wait_foreign(b, &w);
+	struct park_unlock u = {b, &w};
+	gr_park(park_unlock, &u);
+	if (deadline)
+		gr_timer_del(&w.timer);
+	return settle(&w);
+}
+
+static void wake_one(struct gr_waiter *w)
+{
+	struct gr_g *gp = w->gp;
+
+	if (gr_g_schedulable(gp))
+		gr_ready(gp);
+	else
+		gr_futex_wake(&w->xstate, 1);
+}
+
+static bool bits_match(const struct gr_waiter *w, uint32_t bits)
+{
+	return !bits || !w->bits || (w->bits & bits);
+}
+
+int gr_park_wake(const void *addr, int n, uint32_t bits)
+{
+	struct bucket *b = bucket_of(addr);
+	struct gr_waiter *woken = NULL, **tail = &woken;
+	int count = 0;
+
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with the waiter's count; see bucket */
+	if (atomic_load_explicit(&b->xwaiters, memory_order_relaxed) == 0)
+		return 0;
+	gr_lock(&b->lock);
+	for (struct gr_waiter *w = b->head, *next; w && count < n; w = next) {
+		next = w->next;
+		if (w->addr != addr || !bits_match(w, bits))
+			continue;
+		uint32_t zero = 0;
+		unlink_locked(b, w);
+		if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_WOKEN,
+							     memory_order_acq_rel,
+							     memory_order_relaxed))
+			continue; /* timed out: it settles by itself */
+		w->next = NULL;
+		*tail = w;
+		tail = &w->next;
+		count++;
+	}
+	gr_unlock(&b->lock);
+	for (struct gr_waiter *w = woken, *next; w; w = next) {
+		next = w->next;
+		wake_one(w);
+	}
+	return count;
+}
+
+int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
+		    bool (*may_wake)(const void *addr, void *arg), void *arg)
+{
+	struct bucket *b1 = bucket_of(addr), *b2 = bucket_of(to);
+	struct gr_waiter *woken = NULL, **tail = &woken;
+	int count = 0, moved = 0;
+
+	/* Two bucket locks: lower address first. */
+	if (b1 == b2) {
+		gr_lock(&b1->lock);
+	} else if (b1 < b2) {
+		gr_lock(&b1->lock);
+		gr_lock(&b2->lock);
+	} else {
+		gr_lock(&b2->lock);
+		gr_lock(&b1->lock);
+	}
+	if (may_wake && !may_wake(addr, arg)) {
+		count = -EAGAIN;
+		goto out;
+	}
+	for (struct gr_waiter *w = b1->head, *next; w && (count < nwake || moved < nmove);
+	     w = next) {
+		next = w->next;
+		if (w->addr != addr)
+			continue;
+		if (atomic_load_explicit(&w->xstate, memory_order_acquire)) {
+			unlink_locked(b1, w);
+			continue;
+		}
+		if (count < nwake) {
+			uint32_t zero = 0;
+			unlink_locked(b1, w);
+			if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero,
+								     GR_WAKE_WOKEN,
+								     memory_order_acq_rel,
+								     memory_order_relaxed))
+				continue;
+			w->next = NULL;
+			*tail = w;
+			tail = &w->next;
+			count++;
+		} else {
+			unlink_locked(b1, w);
+			__atomic_store_n(&w->addr, to, __ATOMIC_RELEASE);
+			atomic_fetch_add_explicit(&b2->xwaiters, 1, memory_order_relaxed);
+			enqueue_locked(b2, w);
+			moved++;
+		}
+	}
+out:
+	if (b1 != b2)
+		gr_unlock(&b2->lock);
+	gr_unlock(&b1->lock);
+	for (struct gr_waiter *w = woken, *next; w; w = next) {
+		next = w->next;
+		wake_one(w);
+	}
+	return count < 0 ? count : count + moved;
+}
+
+static void sleep_timeout(struct gr_timer *t)
+{
+	gr_ready_tail(t->arg);
+}
+
+static void sleep_unlock(void *arg)
+{
+	struct gr_timer *t = arg;
+	struct gr_g *gp = t->arg;
+
+	gr_timer_add(gp->m->p, t);
+}
+
+int gr_park_sleep(int64_t deadline)
+{
+	struct gr_g *gp = gr_curg();
+
+	if (!gr_g_schedulable(gp)) {
+		_Atomic uint32_t never = 0;
+		while (gr_futex_wait(&never, 0, deadline) != -ETIMEDOUT)
+			;
+		return 0;
+	}
+	if (deadline <= gr_nanotime())
+		return 0;
+	struct gr_timer t = {.when = deadline, .fn = sleep_timeout, .arg = gp};
+	gr_park(sleep_unlock, &t);
+	gr_timer_del(&t); /* already fired; waits out a callback still running */
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * The one parking primitive: wait queues keyed by address (Go: sema.go's semaRoot, and
+ * the kernel's futex hash).  Every blocking pthread object parks here, so each object
+ * stays within glibc's size and an all-zero object is valid.
+ */
+#ifndef GR_PARK_H
+#define GR_PARK_H
+
+#include "runtime.h"
+#include "timer.h"
+
+/* One parked thread, on its own stack for the duration of gr_park_wait. */
+struct gr_waiter {
+	const void *addr;
+	struct gr_g *gp;
+	struct gr_waiter *next, *prev;
+	/* Atomic: 0 waiting; GR_WAKE_WOKEN or GR_WAKE_TIMEDOUT, set once by CAS (the waker and
+	 * the timer race for it).  Foreign threads futex-wait on it. */
+	_Atomic uint32_t xstate;
+	bool linked; /* on its bucket's list; protected by the bucket lock */
+	uint32_t bits; /* FUTEX_WAIT_BITSET mask; wakers filter on it */
+	int64_t deadline;
+	struct gr_timer timer;
+};
+
+#define GR_WAKE_WOKEN 1
+#define GR_WAKE_TIMEDOUT 2
+
+/* Parks the calling thread on addr until woken or until deadline (monotonic ns; 0 =
+ * none).  Under the queue's lock, first calls may_sleep(addr, arg) if given: when it
+ * returns false the call returns -EAGAIN at once (the futex value check).  Returns 0
+ * when woken, -ETIMEDOUT.  Works from Gs (parks the G) and foreign threads (blocks the
+ * OS thread).  bits: the wait mask (0 means all bits). */
+int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
+		 int64_t deadline, uint32_t bits);
+
+/* Wakes up to n waiters on addr (oldest first) whose mask meets bits (0 = all).  Returns
+ * how many were woken. */
+int gr_park_wake(const void *addr, int n, uint32_t bits);
+
+/* Wakes up to nwake waiters on addr and moves up to nmove others to wait on to, under
+ * both queues' locks, first checking may_wake(addr, arg) if given (-EAGAIN when false).
+ * Returns the number woken plus moved. */
+int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
+		    bool (*may_wake)(const void *addr, void *arg), void *arg);
+
+/* Sleeps the calling thread until deadline (monotonic ns): parks a G on a timer, or
+ * blocks a foreign thread.  Returns 0. */
+int gr_park_sleep(int64_t deadline);
+
+#endif

@@ -1,0 +1,803 @@
+/*
+ * The scheduler: Go's proc.go for C threads.
+ *
+ * Every M runs user Gs from its scheduler context g0.  A G gives up its M by switching to
+ * g0 with an operation (park, yield, exit) that g0 completes once the G is off its stack;
+ * g0 then looks for the next G (findrunnable) in this order, as Go does:
+ *
+ *   1. every 61st time slice, one G from the global queue (so it cannot starve);
+ *   2. expired timers of any P (idle Ps keep theirs), then runnext and the local queue;
+ *   3. the global queue;
+ *   4. stealing: half of a random victim's local queue, visiting all Ps in random order,
+ *      four rounds; the last round may take a victim's runnext once it has sat there for
+ *      a few microseconds;
+ *   5. nothing: release the P, and sleep the M on a futex (with the earliest timer of all
+ *      Ps as its deadline when it is the one timer M).
+ *
+ * Spinning Ms.  An M looking for work with a P but without having found any is spinning
+ * (gr_sched.xnmspinning).  New work wakes an idle P only if no M spins (wakep), at most
+ * half of the busy Ps' count may spin, and a spinner that finds work wakes a replacement
+ * (resetspinning).  A spinner that gives up decrements the count and then rechecks every
+ * run queue: that ordering is what guarantees no wake-up is lost.  Unlike Go, a spinner
+ * keeps looking for SPIN_NS before it gives up its P: that turns the futex wake of a
+ * ping-pong between two Gs into a no-op most of the time.
+ *
+ * Rejected: switching directly from G to G without g0 (saves one switch, but then the
+ * parking G's unlock would run on the next G's stack, and exit could not free the stack it
+ * runs on); a lock around each P (Go moved to lock-free local queues for good reasons).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arch/x86_64/syscall.h"
+#include "glibc.h"
+#include "proc.h"
+#include "real.h"
+#include "runq.h"
+#include "stack.h"
+#include "sysmon.h"
+#include "timer.h"
+#include "tls.h"
+
+#define SPIN_NS 50000		/* how long a spinning M looks for work before sleeping */
+#define RUNNEXT_GRACE_NS 3000	/* a victim's runnext is left alone this long (Go: 3us) */
+#define M_STACK_SIZE (256 * 1024)
+
+struct gr_sched gr_sched;
+
+static uint32_t fastrand(struct gr_m *mp)
+{
+	uint64_t x = mp->fastrand;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	mp->fastrand = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* The P of the calling context, or NULL (foreign thread, idle M). */
+static struct gr_p *curp(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gp || gp->foreign || !gp->m)
+		return NULL;
+	return gp->m->p;
+}
+
+/* ---- Ps ---------------------------------------------------------------------------- */
+
+static void pidleput_locked(struct gr_p *pp)
+{
+	GR_ASSERT_HELD(&gr_sched.lock);
+	atomic_store_explicit(&pp->xstatus, GR_P_IDLE, memory_order_relaxed);
+	pp->m = NULL;
+	pp->link = gr_sched.pidle;
+	gr_sched.pidle = pp;
+	atomic_fetch_add_explicit(&gr_sched.xnpidle, 1, memory_order_seq_cst);
+}
+
+static struct gr_p *pidleget_locked(void)
+{
+	GR_ASSERT_HELD(&gr_sched.lock);
+	struct gr_p *pp = gr_sched.pidle;
+
+	if (pp) {
+		gr_sched.pidle = pp->link;
+		atomic_fetch_sub_explicit(&gr_sched.xnpidle, 1, memory_order_seq_cst);
+	}
+	return pp;
+}
+
+static struct gr_p *pidleget(void)
+{
+	gr_lock(&gr_sched.lock);
+	struct gr_p *pp = pidleget_locked();
+	gr_unlock(&gr_sched.lock);
+	return pp;
+}
+
+static void acquirep(struct gr_m *mp, struct gr_p *pp)
+{
+	GR_ASSERT(!mp->p && atomic_load_explicit(&pp->xstatus, memory_order_relaxed) == GR_P_IDLE);
+	mp->p = pp;
+	pp->m = mp;
+	atomic_store_explicit(&pp->xstatus, GR_P_RUNNING, memory_order_release);
+}
+
+static struct gr_p *releasep(struct gr_m *mp)
+{
+	struct gr_p *pp = mp->p;
+
+	GR_ASSERT(pp && pp->m == mp);
+	mp->p = NULL;
+	pp->m = NULL;
+	return pp;
+}
+
+/* ---- Ms ---------------------------------------------------------------------------- */
+
+static void schedule(struct gr_m *mp) __attribute__((noreturn));
+static void m_idle(struct gr_m *mp);
+
+static struct gr_m *m_alloc(void)
+{
+	struct gr_m *mp = calloc(1, sizeof(*mp));
+
+	if (!mp)
+		return NULL;
+	mp->g0 = calloc(1, sizeof(*mp->g0));
+	if (!mp->g0) {
+		free(mp);
+		return NULL;
+	}
+	mp->g0->is_g0 = true;
+	mp->g0->m = mp;
+	mp->g0->magic = GR_G_MAGIC;
+	atomic_store_explicit(&mp->g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
+	mp->fastrand = (uint64_t)(uintptr_t)mp * 0x9e3779b97f4a7c15ull | 1;
+	return mp;
+}
+
+/* Entry of every M but M0, on its own glibc thread: its g0 is this stack and TCB. */
+static void *m_start(void *arg)
+{
+	struct gr_m *mp = arg;
+	void *tcb = gr_arch_tp();
+
+	mp->g0->tcb = tcb;
+	mp->g0->ctx.fs = tcb;
+	mp->g0->tid = (pid_t)gr_syscall(SYS_gettid, 0, 0, 0);
+	mp->kernel_tcb = tcb;
+	mp->ktid = mp->g0->tid;
+	GR_PT(tcb, GR_TCB_G, struct gr_g *) = mp->g0;
+	if (mp->nextp) {
+		struct gr_p *pp = mp->nextp;
+		mp->nextp = NULL;
+		acquirep(mp, pp);
+	} else {
+		m_idle(mp);
+	}
+	schedule(mp);
+}
+
+struct newm_args {
+	struct gr_m *mp;
+	int rc;
+};
+
+static void newm_create(void *arg)
+{
+	struct newm_args *a = arg;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, M_STACK_SIZE);
+	a->rc = gr_real.pthread_create(&t, &attr, m_start, a->mp);
+	pthread_attr_destroy(&attr);
+}
+
+/* Starts a new M that will run pp (or go idle when pp is NULL).  Returns false when the
+ * M cap is reached or the OS thread cannot be created. */
+static bool newm(struct gr_p *pp, bool spinning)
+{
+	gr_lock(&gr_sched.lock);
+	if (gr_sched.mcount >= gr_sched.maxthreads) {
+		gr_unlock(&gr_sched.lock);
+		return false;
+	}
+	int id = gr_sched.mcount++;
+	gr_unlock(&gr_sched.lock);
+
+	struct newm_args a = {m_alloc(), 0};
+	if (a.mp) {
+		a.mp->id = id;
+		a.mp->nextp = pp;
+		a.mp->spinning = spinning;
+		gr_tls_on_m(newm_create, &a);
+		if (a.rc == 0)
+			return true;
+		free(a.mp->g0);
+		free(a.mp);
+	}
+	gr_lock(&gr_sched.lock);
+	gr_sched.mcount--;
+	gr_unlock(&gr_sched.lock);
+	return false;
+}
+
+/* Go: startm.  Runs pp (an idle P if NULL) on an idle or new M.  With spinning, the
+ * caller has already counted the M in xnmspinning. */
+static void startm(struct gr_p *pp, bool spinning)
+{
+	gr_lock(&gr_sched.lock);
+	if (!pp) {
+		pp = pidleget_locked();
+		if (!pp) {
+			gr_unlock(&gr_sched.lock);
+			if (spinning)
+				atomic_fetch_sub_explicit(&gr_sched.xnmspinning, 1,
+							  memory_order_seq_cst);
+			return;
+		}
+	}
+	struct gr_m *mp = gr_sched.midle;
+	if (mp) {
+		gr_sched.midle = mp->schedlink;
+		gr_sched.nmidle--;
+		if (gr_sched.timer_m == mp)
+			gr_sched.timer_m = NULL;
+		mp->nextp = pp;
+		mp->spinning = spinning;
+		mp->schedlink = (struct gr_m *)1; /* off the idle list; see stopm */
+		gr_unlock(&gr_sched.lock);
+		atomic_store_explicit(&mp->xwake, 1, memory_order_release);
+		gr_futex_wake(&mp->xwake, 1);
+		return;
+	}
+	gr_unlock(&gr_sched.lock);
+	if (!newm(pp, spinning)) {
+		gr_lock(&gr_sched.lock);
+		pidleput_locked(pp);
+		gr_unlock(&gr_sched.lock);
+		if (spinning)
+			atomic_fetch_sub_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+	}
+}
+
+void gr_wakep(void)
+{
+	int zero = 0;
+
+	if (atomic_load_explicit(&gr_sched.xnpidle, memory_order_seq_cst) == 0 ||
+	    atomic_load_explicit(&gr_sched.xnmspinning, memory_order_seq_cst) != 0)
+		return;
+	if (!atomic_compare_exchange_strong_explicit(&gr_sched.xnmspinning, &zero, 1,
+						     memory_order_seq_cst, memory_order_relaxed))
+		return;
+	startm(NULL, true);
+}
+
+/* Sleeps an M without a P until startm hands it one (returned), or until deadline
+ * (monotonic ns, 0 = none) or gr_proc_timer_added wakes it (NULL returned). */
+static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
+{
+	GR_ASSERT(!mp->p);
+	atomic_store_explicit(&mp->xwake, 0, memory_order_relaxed);
+	gr_lock(&gr_sched.lock);
+	mp->nextp = NULL;
+	mp->schedlink = gr_sched.midle;
+	gr_sched.midle = mp;
+	gr_sched.nmidle++;
+	if (deadline) {
+		gr_sched.timer_m = mp;
+		gr_sched.timer_m_until = deadline;
+	}
+	gr_unlock(&gr_sched.lock);
+
+	while (atomic_load_explicit(&mp->xwake, memory_order_acquire) == 0) {
+		if (gr_futex_wait(&mp->xwake, 0, deadline) != -ETIMEDOUT)
+			continue;
+		gr_lock(&gr_sched.lock);
+		bool listed = false;
+		for (struct gr_m **l = &gr_sched.midle; *l; l = &(*l)->schedlink) {
+			if (*l == mp) {
+				*l = mp->schedlink;
+				gr_sched.nmidle--;
+				listed = true;
+				break;
+			}
+		}
+		if (gr_sched.timer_m == mp)
+			gr_sched.timer_m = NULL;
+		gr_unlock(&gr_sched.lock);
+		if (listed)
+			return NULL;
+		deadline = 0; /* claimed by startm: its wake is on the way */
+	}
+	struct gr_p *pp = mp->nextp;
+	mp->nextp = NULL;
+	return pp;
+}
+
+void gr_proc_timer_added(int64_t when)
+{
+	if (!gr_sched.timer_m) /* racy hint: the timer M re-reads timers when it wakes */
+		return;
+	gr_lock(&gr_sched.lock);
+	struct gr_m *mp = gr_sched.timer_m;
+	if (!mp || gr_sched.timer_m_until <= when) {
+		gr_unlock(&gr_sched.lock);
+		return;
+	}
+	for (struct gr_m **l = &gr_sched.midle; *l; l = &(*l)->schedlink) {
+		if (*l == mp) {
+			*l = mp->schedlink;
+			gr_sched.nmidle--;
+			break;
+		}
+	}
+	gr_sched.timer_m = NULL;
+	mp->nextp = NULL;
+	gr_unlock(&gr_sched.lock);
+	atomic_store_explicit(&mp->xwake, 1, memory_order_release);
+	gr_futex_wake(&mp->xwake, 1);
+}
+
+static int64_t earliest_timer(void)
+{
+	int64_t next = INT64_MAX;
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		int64_t w = atomic_load_explicit(&gr_sched.allp[i].xtimer0, memory_order_acquire);
+		if (w < next)
+			next = w;
+	}
+	return next;
+}
+
+static bool any_work(void)
+{
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed))
+		return true;
+	for (int i = 0; i < gr_sched.nprocs; i++)
+		if (!gr_runq_empty(&gr_sched.allp[i]))
+			return true;
+	return false;
+}
+
+/* An M without a P waits for one: returns holding a P. */
+static void m_idle(struct gr_m *mp)
+{
+	for (;;) {
+		int64_t next = earliest_timer();
+		if (any_work() || next <= gr_nanotime()) {
+			struct gr_p *pp = pidleget();
+			if (pp) {
+				acquirep(mp, pp);
+				return;
+			}
+		}
+		struct gr_p *pp = stopm(mp, next == INT64_MAX ? 0 : next);
+		if (pp) {
+			acquirep(mp, pp);
+			return;
+		}
+	}
+}
+
+/* ---- finding work ------------------------------------------------------------------ */
+
+/* Runs the expired timers of every P (an idle P keeps its timers; whoever looks for
+ * work runs them).  Readied Gs go to the caller's P. */
+static void run_due_timers(void)
+{
+	if (earliest_timer() > gr_nanotime())
+		return;
+	int64_t now = gr_nanotime();
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *p2 = &gr_sched.allp[i];
+		if (atomic_load_explicit(&p2->xtimer0, memory_order_acquire) <= now)
+			gr_timer_run(p2, now);
+	}
+}
+
+/* True when victim's runnext has waited long enough that its owner is not about to run it
+ * (Go sleeps 3us before stealing a running P's runnext). */
+static bool runnext_stale(struct gr_p *victim)
+{
+	uint32_t tick = __atomic_load_n(&victim->schedtick, __ATOMIC_RELAXED);
+	int64_t until = gr_nanotime() + RUNNEXT_GRACE_NS;
+
+	while (gr_nanotime() < until)
+		gr_arch_pause();
+	return __atomic_load_n(&victim->schedtick, __ATOMIC_RELAXED) == tick;
+}
+
+static struct gr_g *steal_work(struct gr_m *mp, bool *inherit)
+{
+	struct gr_p *pp = mp->p;
+	int n = gr_sched.nprocs;
+
+	for (int round = 0; round < 4; round++) {
+		bool last = round == 3;
+		uint32_t start = fastrand(mp) % n;
+		for (int i = 0; i < n; i++) {
+			struct gr_p *p2 = &gr_sched.allp[(start + i) % n];
+			if (p2 == pp)
+				continue;
+			if (gr_runq_len(p2) == 0 &&
+			    !(last && atomic_load_explicit(&p2->xrunnext, memory_order_relaxed)))
+				continue;
+			struct gr_g *gp = gr_runq_steal(pp, p2, last && runnext_stale(p2));
+			if (gp) {
+				*inherit = false;
+				return gp;
+			}
+		}
+	}
+	return NULL;
+}
+
+static struct gr_g *findrunnable(struct gr_m *mp, bool *inherit)
+{
+	int64_t spin_until = 0;
+	struct gr_g *gp;
+
+top:
+	if (!mp->p)
+		m_idle(mp);
+	struct gr_p *pp = mp->p;
+	*inherit = false;
+	if (pp->schedtick % 61 == 0 &&
+	    atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
+		gr_lock(&gr_sched.lock);
+		gp = gr_globrunq_get_locked(pp, 1);
+		gr_unlock(&gr_sched.lock);
+		if (gp)
+			return gp;
+	}
+	run_due_timers();
+	if ((gp = gr_runq_get(pp, inherit)))
+		return gp;
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
+		gr_lock(&gr_sched.lock);
+		gp = gr_globrunq_get_locked(pp, 0);
+		gr_unlock(&gr_sched.lock);
+		if (gp)
+			return gp;
+	}
+	int busy = gr_sched.nprocs - atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed);
+	if (gr_sched.nprocs > 1 &&
+	    (mp->spinning ||
+	     2 * atomic_load_explicit(&gr_sched.xnmspinning, memory_order_relaxed) < busy)) {
+		if (!mp->spinning) {
+			mp->spinning = true;
+			atomic_fetch_add_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+		}
+		if ((gp = steal_work(mp, inherit)))
+			return gp;
+		if (!spin_until)
+			spin_until = gr_nanotime() + SPIN_NS;
+		if (gr_nanotime() < spin_until) {
+			for (int i = 0; i < 64; i++)
+				gr_arch_pause();
+			goto top;
+		}
+	}
+
+	/* Nothing to do: give up the P. */
+	gr_lock(&gr_sched.lock);
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
+		gp = gr_globrunq_get_locked(pp, 0);
+		gr_unlock(&gr_sched.lock);
+		return gp;
+	}
+	releasep(mp);
+	pidleput_locked(pp);
+	gr_unlock(&gr_sched.lock);
+	if (mp->spinning) {
+		/* Decrement first, then recheck: a G readied after our last look either saw
+		 * a spinner (us, and we now look again) or woke a P itself. */
+		mp->spinning = false;
+		atomic_fetch_sub_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+		if (any_work() && (pp = pidleget())) {
+			acquirep(mp, pp);
+			mp->spinning = true;
+			atomic_fetch_add_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+			spin_until = 0;
+			goto top;
+		}
+	}
+	m_idle(mp);
+	spin_until = 0;
+	goto top;
+}
+
+/* Go: resetspinning. */
+static void resetspinning(struct gr_m *mp)
+{
+	mp->spinning = false;
+	if (atomic_fetch_sub_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst) == 1)
+		gr_wakep();
+}
+
+/* Completes the operation of the G that just switched to g0. */
+static void finish_op(struct gr_m *mp, struct gr_g *gp)
+{
+	switch (mp->op) {
+	case GR_OP_PARK:
+		atomic_store_explicit(&gp->xstatus, GR_G_WAITING, memory_order_release);
+		mp->unlockf(mp->unlockarg);
+		break;
+	case GR_OP_YIELD:
+		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_relaxed);
+		gr_runq_put(mp->p, gp, false);
+		break;
+	case GR_OP_EXIT:
+		atomic_store_explicit(&gp->xstatus, GR_G_DEAD, memory_order_relaxed);
+		gr_thread_exited(gp);
+		break;
+	case GR_OP_SYSCALL_QUEUE:
+		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
+		gr_globrunq_put(gp);
+		gr_wakep();
+		break;
+	case GR_OP_NONE:
+		gr_throw("G switched to g0 without an operation");
+	}
+	mp->op = GR_OP_NONE;
+}
+
+static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
+{
+	struct gr_p *pp = mp->p;
+
+	if (!inherit)
+		__atomic_store_n(&pp->schedtick, pp->schedtick + 1, __ATOMIC_RELAXED);
+	GR_DASSERT(atomic_load_explicit(&gp->xstatus, memory_order_relaxed) == GR_G_RUNNABLE);
+	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
+	gp->m = mp;
+	mp->curg = gp;
+	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
+	mp->curg = NULL;
+	finish_op(mp, gp);
+}
+
+static void schedule(struct gr_m *mp)
+{
+	for (;;) {
+		bool inherit;
+		struct gr_g *gp = findrunnable(mp, &inherit);
+		if (mp->spinning)
+			resetspinning(mp);
+		execute(mp, gp, inherit);
+	}
+}
+
+/* ---- the G side -------------------------------------------------------------------- */
+
+static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
+{
+	struct gr_m *mp = gp->m;
+
+	mp->op = op;
+	gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
+}
+
+void gr_park(void (*unlockf)(void *), void *arg)
+{
+	struct gr_g *gp = gr_getg();
+
+	GR_DASSERT(gr_g_schedulable(gp) && gp->m->p);
+	gp->m->unlockf = unlockf;
+	gp->m->unlockarg = arg;
+	switch_to_g0(gp, GR_OP_PARK);
+}
+
+static void ready(struct gr_g *gp, bool next)
+{
+	int waiting = GR_G_WAITING;
+
+	if (!atomic_compare_exchange_strong_explicit(&gp->xstatus, &waiting, GR_G_RUNNABLE,
+						     memory_order_acq_rel, memory_order_relaxed))
+		gr_throw("gr_ready of a G that is not waiting");
+	struct gr_p *pp = curp();
+	if (pp)
+		gr_runq_put(pp, gp, next);
+	else
+		gr_globrunq_put(gp);
+	gr_wakep();
+}
+
+void gr_ready(struct gr_g *gp)
+{
+	ready(gp, true);
+}
+
+void gr_ready_tail(struct gr_g *gp)
+{
+	ready(gp, false);
+}
+
+void gr_proc_start_g(struct gr_g *gp)
+{
+	atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
+	struct gr_p *pp = curp();
+	if (pp)
+		gr_runq_put(pp, gp, true);
+	else
+		gr_globrunq_put(gp);
+	gr_wakep();
+}
+
+void gr_yield(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gr_g_schedulable(gp)) {
+		gr_real.sched_yield();
+		return;
+	}
+	switch_to_g0(gp, GR_OP_YIELD);
+}
+
+void gr_proc_exit_g(void)
+{
+	switch_to_g0(gr_getg(), GR_OP_EXIT);
+	gr_throw("an exited G was resumed");
+}
+
+void gr_proc_abandon_m(void)
+{
+	struct gr_g *gp = gr_getg();
+	struct gr_m *mp = gp->m;
+	struct gr_p *pp = releasep(mp);
+
+	gp->foreign = true; /* from here on it blocks its OS thread, like a foreign thread */
+	mp->curg = NULL;
+	gr_lock(&gr_sched.lock);
+	gr_sched.mcount--;
+	gr_unlock(&gr_sched.lock);
+	if (!gr_runq_empty(pp) || atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
+	    atomic_load_explicit(&pp->xtimer0, memory_order_relaxed) != INT64_MAX) {
+		startm(pp, false);
+	} else {
+		gr_lock(&gr_sched.lock);
+		pidleput_locked(pp);
+		gr_unlock(&gr_sched.lock);
+	}
+}
+
+/* ---- system calls ------------------------------------------------------------------- */
+
+void gr_handoffp(struct gr_p *pp)
+{
+	/* Go: handoffp.  Work waiting: an M runs it.  No M looking for work anywhere: start
+	 * a spinning one, so the P's timers and newly readied Gs have an owner. */
+	if (!gr_runq_empty(pp) || atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
+		startm(pp, false);
+		return;
+	}
+	int zero = 0;
+	if (atomic_load_explicit(&gr_sched.xnmspinning, memory_order_seq_cst) +
+			    atomic_load_explicit(&gr_sched.xnpidle, memory_order_seq_cst) ==
+		    0 &&
+	    atomic_compare_exchange_strong_explicit(&gr_sched.xnmspinning, &zero, 1,
+						    memory_order_seq_cst, memory_order_relaxed)) {
+		startm(pp, true);
+		return;
+	}
+	int64_t when = atomic_load_explicit(&pp->xtimer0, memory_order_acquire);
+	gr_lock(&gr_sched.lock);
+	pidleput_locked(pp);
+	gr_unlock(&gr_sched.lock);
+	if (when != INT64_MAX)
+		gr_proc_timer_added(when);
+}
+
+void gr_entersyscall(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gr_g_schedulable(gp))
+		return;
+	struct gr_m *mp = gp->m;
+	struct gr_p *pp = mp->p;
+	__atomic_store_n(&pp->syscalltick, pp->syscalltick + 1, __ATOMIC_RELAXED);
+	/* While in the call the P belongs to nobody: whoever CASes it out of SYSCALL owns
+	 * it (this M on return, or sysmon handing it over), as in Go. */
+	mp->oldp = pp;
+	mp->p = NULL;
+	pp->m = NULL;
+	/* Release: sysmon may hand the P over as soon as it sees SYSCALL. */
+	atomic_store_explicit(&pp->xstatus, GR_P_SYSCALL, memory_order_release);
+}
+
+void gr_exitsyscall(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gr_g_schedulable(gp))
+		return;
+	struct gr_m *mp = gp->m;
+	struct gr_p *pp = mp->oldp;
+	int st = GR_P_SYSCALL;
+	mp->oldp = NULL;
+	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_RUNNING,
+						    memory_order_acq_rel, memory_order_relaxed)) {
+		mp->p = pp;
+		pp->m = mp;
+		return;
+	}
+	/* sysmon gave our P away: take an idle one, or queue the G and idle the M. */
+	if ((pp = pidleget())) {
+		acquirep(mp, pp);
+		return;
+	}
+	switch_to_g0(gp, GR_OP_SYSCALL_QUEUE);
+}
+
+/* ---- start-up ---------------------------------------------------------------------- */
+
+/* M0's scheduler context, on a stack of its own: the main thread's stack and TCB belong
+ * to the main G, which may run on any M. */
+static void m0_g0_main(void *arg)
+{
+	struct gr_m *mp = arg;
+	struct gr_g *gp = mp->curg;
+
+	/* The main G was never started by execute: complete its first switch here. */
+	mp->curg = NULL;
+	finish_op(mp, gp);
+	schedule(mp);
+}
+
+int gr_proc_init(int nprocs, int maxthreads)
+{
+	gr_sched.nprocs = nprocs;
+	gr_sched.maxthreads = maxthreads;
+	gr_sched.allp = aligned_alloc(64, sizeof(struct gr_p) * nprocs);
+	if (!gr_sched.allp)
+		return -ENOMEM;
+	memset(gr_sched.allp, 0, sizeof(struct gr_p) * nprocs);
+	for (int i = nprocs - 1; i >= 0; i--) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		pp->id = i;
+		atomic_store_explicit(&pp->xtimer0, INT64_MAX, memory_order_relaxed);
+		if (i > 0) {
+			gr_lock(&gr_sched.lock);
+			pidleput_locked(pp);
+			gr_unlock(&gr_sched.lock);
+		}
+	}
+
+	/* The main G keeps the main thread's TCB and stack. */
+	static struct gr_g main_g;
+	void *tcb = gr_arch_tp();
+	main_g.magic = GR_G_MAGIC;
+	main_g.tcb = tcb;
+	main_g.ctx.fs = tcb;
+	main_g.tid = GR_PT(tcb, GR_PT_TID, pid_t);
+	main_g.is_main = true;
+	atomic_store_explicit(&main_g.xstatus, GR_G_RUNNING, memory_order_relaxed);
+
+	struct gr_m *m0 = m_alloc();
+	if (!m0)
+		return -ENOMEM;
+	struct gr_stack_req req = {.stack_size = M_STACK_SIZE, .guard_size = gr_stack_page()};
+	struct gr_g *g0 = gr_stack_alloc_g(NULL, &req);
+	if (!g0)
+		return -ENOMEM;
+	free(m0->g0);
+	m0->g0 = g0;
+	g0->is_g0 = true;
+	g0->m = m0;
+	g0->magic = GR_G_MAGIC;
+	atomic_store_explicit(&g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
+	gr_ctx_init(&g0->ctx, g0, g0->tcb, m0_g0_main, m0);
+	m0->kernel_tcb = tcb;
+	m0->ktid = main_g.tid;
+	gr_sched.mcount = 1;
+	/* P0 is never listed idle: M0 takes it at once. */
+	atomic_store_explicit(&gr_sched.allp[0].xstatus, GR_P_IDLE, memory_order_relaxed);
+	acquirep(m0, &gr_sched.allp[0]);
+	main_g.m = m0;
+	m0->curg = &main_g;
+	atomic_store_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
+
+	/* sysmon now, from the main thread's own TCB: glibc's pthread_create switches libc
+	 * to multi-threaded mode (stdio locks, malloc arenas) before a second G runs. */
+	int r = gr_sysmon_start();
+	if (r)
+		return r;
+	GR_ASSERT(GR_PT(tcb, GR_PT_MULTIPLE_THREADS, int) == 1);
+	GR_PT(tcb, GR_TCB_G, struct gr_g *) = &main_g;
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* The scheduler (proc.c): Ms, Ps, parking and readying Gs. */
+#ifndef GR_PROC_H
+#define GR_PROC_H
+
+#include "runtime.h"
+
+/* Creates Ps and turns the calling thread (the program's main thread) into the main G
+ * running on M0 with P0, then starts one more M so glibc enters multi-threaded mode.
+ * Returns 0 or a negative errno. */
+int gr_proc_init(int nprocs, int maxthreads);
+
+/* Parks the running G: on its M's g0, marks it waiting, then calls unlockf(arg) (which
+ * typically releases the lock protecting the wait queue the G is on, so no waker can
+ * ready it before it is off its stack).  Returns when some M runs it again after
+ * gr_ready.  The G must be schedulable (gr_g_schedulable). */
+void gr_park(void (*unlockf)(void *), void *arg);
+
+/* Makes a waiting G runnable: into the current P's runnext (it runs next, in the current
+ * time slice) or the global queue, then wakes an idle P if one is idle and no M spins.
+ * Any context with a G (not a signal handler). */
+void gr_ready(struct gr_g *gp);
+
+/* Like gr_ready, but puts gp at the tail of the run queue (timers, new Gs of foreign
+ * threads): it does not take over the current time slice. */
+void gr_ready_tail(struct gr_g *gp);
+
+/* Makes a new G runnable (pthread_create): into runnext, as Go's newproc does. */
+void gr_proc_start_g(struct gr_g *gp);
+
+/* Puts the running G at the tail of its P's run queue and schedules (sched_yield). */
+void gr_yield(void);
+
+/* Leaves the running G for good: switches to g0, which calls gr_thread_exited(gp).
+ * Never returns. */
+__attribute__((noreturn)) void gr_proc_exit_g(void);
+
+/* Called on g0 once an exiting G is off its stack (thread.c). */
+void gr_thread_exited(struct gr_g *gp);
+
+/* Detaches the running G's M from its P for good, handing the P to another M (the main
+ * G's pthread_exit: glibc then ends this OS thread). */
+void gr_proc_abandon_m(void);
+
+/* Wakes an idle P if there is work and no M is spinning (Go: wakep). */
+void gr_wakep(void);
+
+/* Brackets a blocking system call of the running G (Go: entersyscall/exitsyscall).  In
+ * between, sysmon may hand the G's P to another M.  gr_exitsyscall returns with a P,
+ * possibly on another M.  Both are no-ops on foreign threads and g0. */
+void gr_entersyscall(void);
+void gr_exitsyscall(void);
+
+/* Gives a P nobody runs (retaken from a system call) to an M if there is anything for it
+ * to do, else idles it (Go: handoffp).  Any thread, sysmon included. */
+void gr_handoffp(struct gr_p *pp);
+
+/* A timer with deadline when was added: wakes the M sleeping until a later timer. */
+void gr_proc_timer_added(int64_t when);
+
+#endif

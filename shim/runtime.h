@@ -1,0 +1,256 @@
+/*
+ * The scheduler's data structures: G (a green thread), M (an OS thread), P (a logical
+ * processor), and the global scheduler state.  This is Go's runtime2.go for C programs.
+ *
+ * Serialization rules
+ * -------------------
+ * Lock order (outer first; never take an outer lock while holding an inner one):
+ *
+ *     gr_p.timerlock -> park bucket lock -> gr_sched.lock -> gr_stack cache lock
+ *
+ * Timer callbacks run with their P's timerlock held; they take a park bucket lock to
+ * dequeue the waiter they time out, and readying a G may take gr_sched.lock (global run
+ * queue, idle P and M lists).  Nothing that holds gr_sched.lock parks, allocates with
+ * malloc, or calls into libc beyond raw system calls.
+ *
+ * What blocks what
+ * ----------------
+ *     primitive                         blocks the G   blocks the M   keeps the P
+ *     gr_park (mutex, cond, join, ...)  yes            no             gives it to the next G
+ *     gr_lock (runtime-internal)        spins, then futex-waits the M  (held for nanoseconds)
+ *     foreign thread parking            its OS thread futex-waits (it has no P)
+ *     idle M (stopm)                    -              futex-wait     no (P is idle)
+ *
+ * Current G: every TCB green runs on holds a pointer to its G in the TCB header word
+ * GR_TCB_G (tcbhead_t.unused_vgetcpu_cache[0], unused by glibc 2.36).  An M's own TCB
+ * holds its g0.  So the running context finds its G, and through it its M, with one
+ * fs-relative load, without keeping M state in __thread variables (which are per-G).
+ */
+#ifndef GR_RUNTIME_H
+#define GR_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch.h"
+#include "lock.h"
+
+#define GR_TCB_G 56 /* offset of the current-G word in every TCB */
+
+struct gr_m;
+struct gr_p;
+struct gr_waiter;
+
+/*
+ * G states.
+ *
+ * GR_G_RUNNABLE: on a run queue (a P's local queue or runnext, or the global queue), not
+ *   executing.  Its stack is owned by the scheduler; gp->m is stale.
+ * GR_G_RUNNING: executing user code on gp->m, which holds a P (or gp is a foreign thread,
+ *   which has no P and is always RUNNING while it runs).  The G owns its stack.
+ * GR_G_WAITING: parked (gr_park): on no run queue; some wait queue or timer will make it
+ *   runnable with gr_ready.  Its stack is owned by whoever readies it.
+ * GR_G_DEAD: its start routine returned or it called pthread_exit; it is off its stack.
+ *   A joinable dead G keeps its memory until joined (pthread_join collects the result).
+ */
+enum { GR_G_RUNNABLE = 1, GR_G_RUNNING, GR_G_WAITING, GR_G_DEAD };
+
+/* Join state bits of gr_g.xjoin (Go has no counterpart; this is POSIX's join/detach). */
+#define GR_JOIN_DETACHED 1u /* pthread_detach or PTHREAD_CREATE_DETACHED */
+#define GR_JOIN_JOINING 2u  /* a joiner has claimed the G */
+#define GR_JOIN_EXITED 4u   /* the G is off its stack; memory may be collected */
+
+/* What a G asks its M's g0 to do once the G is off its stack (Go's mcall targets). */
+enum gr_switch_op {
+	GR_OP_NONE,
+	GR_OP_PARK,  /* mark the G waiting, then call unlockf(unlockarg) */
+	GR_OP_YIELD, /* put the G at the tail of the local run queue */
+	GR_OP_EXIT,  /* the G has finished: collect or publish it */
+	GR_OP_SYSCALL_QUEUE, /* back from a system call without a P: queue the G globally */
+};
+
+#define GR_G_MAGIC 0x677265656e475f31ull /* "greenG_1": a live G */
+
+struct gr_g {
+	/* Owned by the M running the G; written only by that M. */
+	struct gr_ctx ctx;
+	struct gr_m *m; /* valid while RUNNING */
+
+	/* Atomic: status transitions are CAS'd (gr_ready vs. the parking M's g0). */
+	_Atomic int xstatus;
+
+	/* Protected by gr_sched.lock (global run queue) or the stack cache lock (free list). */
+	struct gr_g *schedlink;
+
+	uint64_t magic;	   /* GR_G_MAGIC while the G exists; checked by gr_g_from_tcb */
+	void *tcb;	   /* the G's thread pointer: its struct pthread */
+	pid_t tid;	   /* fake tid (> pid_max) for green's Gs; real tid for foreign ones */
+	bool foreign;	   /* a thread green did not create: no P, blocks its OS thread */
+	bool is_g0;	   /* an M's scheduler context */
+	bool is_main;	   /* the program's main thread */
+
+	/* The G's memory (stack.c).  Immutable while the G lives. */
+	void *map_base;	   /* mapping holding stack, TLS and TCB; NULL for a user stack */
+	size_t map_size;
+	void *stack_lo;	   /* lowest usable stack byte (above the guard) */
+	size_t stack_size; /* usable bytes from stack_lo up to the static TLS */
+	size_t guard_size;
+	bool user_stack;   /* pthread_attr_setstack: the program owns the memory */
+
+	/* Start and result.  Written by the G itself; read by the joiner after EXITED. */
+	void *(*start)(void *);
+	void *arg;
+	void *result;
+	bool c11; /* created by thrd_create: the start routine returns int */
+
+	/* Atomic: GR_JOIN_* bits; the G's exit, join and detach race on it. */
+	_Atomic unsigned xjoin;
+
+	/* Parking (park.c).  Foreign threads sleep on xwake with a kernel futex. */
+	_Atomic uint32_t xwake;
+
+	/* Attributes reported by pthread_getattr_np and the sched/affinity/name calls.
+	 * Written by the G's own calls or by pthread_set* from others: protected by attrlock. */
+	struct gr_lock attrlock;
+	int sched_policy;
+	int sched_priority;
+	cpu_set_t *affinity; /* NULL: the process's mask */
+	size_t affinity_size;
+	char name[16];	     /* "": not set, report the process name */
+	uint64_t runtime_ns; /* time spent RUNNING, for the thread CPU clock */
+	uint64_t run_since;  /* when the G last started RUNNING (monotonic ns) */
+};
+
+/*
+ * M: an OS thread.  Created with the real pthread_create (so glibc knows it: its own
+ * TCB, rseq registration, a place on glibc's thread list); never exits while the process
+ * lives, except the M whose main G calls pthread_exit (see thread.c).
+ */
+struct gr_m {
+	/* Owned by this M. */
+	struct gr_g *g0;    /* scheduler context: the M's own stack and TCB */
+	struct gr_g *curg;  /* the G running on this M, or NULL on g0 */
+	struct gr_p *p;	    /* attached P, or NULL */
+	struct gr_p *oldp;  /* the P left in GR_P_SYSCALL by gr_entersyscall */
+	void *kernel_tcb;   /* the TCB glibc associates with this kernel thread */
+	pid_t ktid;	    /* kernel thread id */
+	int id;
+	bool spinning;	    /* looking for work; counted in gr_sched.xnmspinning */
+	uint64_t fastrand;
+
+	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op). */
+	enum gr_switch_op op;
+	void (*unlockf)(void *);
+	void *unlockarg;
+
+	/* Protected by gr_sched.lock: the idle-M list, and the P handed over by startm. */
+	struct gr_m *schedlink;
+	struct gr_p *nextp;
+	/* Atomic: 0 while parked in stopm; set to 1 by the M that wakes it (futex word). */
+	_Atomic uint32_t xwake;
+};
+
+/*
+ * P states.
+ * GR_P_IDLE: on gr_sched.pidle (or being taken off it under gr_sched.lock); no M.
+ * GR_P_RUNNING: owned by pp->m, which runs Gs or looks for work with it.
+ * GR_P_SYSCALL: the M that ran the P is in a blocking system call on behalf of its G
+ *   and has detached itself (pp->m == NULL, mp->oldp == pp).  Whoever CASes the status
+ *   out of SYSCALL owns the P: the M itself when the call returns (one CAS, the fast
+ *   path), or sysmon, which hands it to another M (retake); the returning M must then
+ *   find another P or queue its G.
+ */
+enum { GR_P_IDLE = 1, GR_P_RUNNING, GR_P_SYSCALL };
+
+#define GR_RUNQ_SIZE 256
+
+struct gr_timer;
+
+/* P: a logical processor; GREEN_MAXPROCS of them exist for the life of the process. */
+struct gr_p {
+	int id;
+	/* Atomic: GR_P_*; the owner and sysmon race on SYSCALL -> RUNNING/IDLE by CAS. */
+	_Atomic int xstatus;
+	/* Protected by gr_sched.lock while idle; owned by the M holding it otherwise. */
+	struct gr_m *m;
+	struct gr_p *link; /* idle list */
+	/* Written by the owner with relaxed atomics, read by sysmon: bumped on each new
+	 * time slice and each system call, so sysmon can tell a long one from many short. */
+	uint32_t syscalltick;
+
+	/* Owned by the M holding the P. */
+	uint32_t schedtick; /* incremented on each new time slice */
+	struct gr_g *gfree; /* cache of exited Gs for reuse (stack.c) */
+	int ngfree;
+
+	/* The local run queue: a ring written only by the owner (tail), consumed by the
+	 * owner and by thieves (head, CAS).  Go: runqhead/runqtail/runq/runnext. */
+	_Atomic uint32_t xrunqhead;
+	_Atomic uint32_t xrunqtail;
+	struct gr_g *_Atomic xrunq[GR_RUNQ_SIZE];
+	struct gr_g *_Atomic xrunnext; /* readied by the running G; runs next, same slice */
+
+	/* Timers (timer.c): a 4-ary min-heap, protected by timerlock.  xtimer0 is the
+	 * earliest deadline (INT64_MAX when empty), readable without the lock. */
+	struct gr_lock timerlock;
+	struct gr_timer **timers;
+	int ntimers, timercap;
+	_Atomic int64_t xtimer0;
+} __attribute__((aligned(64)));
+
+struct gr_sched {
+	struct gr_lock lock;
+
+	/* Protected by lock. */
+	struct gr_g *runq_head, *runq_tail; /* global run queue */
+	_Atomic int xrunqsize;	/* written under lock; read racily as a hint */
+	struct gr_p *pidle;	/* idle Ps */
+	_Atomic int xnpidle;	/* written under lock; read racily as a hint */
+	struct gr_m *midle;	/* idle Ms */
+	int nmidle;
+	int mcount;		/* Ms created */
+	struct gr_m *timer_m;	/* the idle M sleeping until the next timer, if any */
+	int64_t timer_m_until;
+
+	_Atomic int xnmspinning; /* Ms spinning for work */
+
+	/* Read-only after init. */
+	int nprocs;
+	struct gr_p *allp;
+	int maxthreads;
+
+	/* Atomic: Gs that the program sees as live threads (main included); the process
+	 * exits when it reaches zero after main called pthread_exit. */
+	_Atomic long xnlive;
+	_Atomic bool xmain_exited;
+};
+
+extern struct gr_sched gr_sched;
+
+/* The G running on this OS thread, or NULL if green has not seen this thread. */
+static inline struct gr_g *gr_getg(void)
+{
+	struct gr_g *gp;
+	__asm__("mov %%fs:%c1, %0" : "=r"(gp) : "i"(GR_TCB_G));
+	return gp;
+}
+
+/* The running G, adopting the thread as a foreign G if green has not seen it. */
+struct gr_g *gr_curg(void);
+
+/* Start-up of the adoption of foreign threads (foreign.c) and of the SIGSETXID wrapper
+ * (setxid.c).  gr_setxid_init returns 0 or a negative errno. */
+void gr_foreign_init(void);
+int gr_setxid_init(void);
+
+/* True when the running G may park cheaply (it is a G on an M with a P). */
+static inline bool gr_g_schedulable(const struct gr_g *gp)
+{
+	return gp && !gp->foreign && !gp->is_g0;
+}
+
+#endif

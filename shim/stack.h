@@ -1,0 +1,28 @@
+/* G memory: one mapping per G holding its stack, static TLS and TCB (see stack.c). */
+#ifndef GR_STACK_H
+#define GR_STACK_H
+
+#include "runtime.h"
+
+struct gr_stack_req {
+	size_t stack_size; /* usable size the program asked for (pthread_attr_setstacksize) */
+	size_t guard_size; /* pthread_attr_setguardsize */
+	void *user_addr;   /* pthread_attr_setstack: the program's memory, or NULL */
+	size_t user_size;
+};
+
+/* Allocates a G with its memory and TLS initialised, from pp's cache when a G of the same
+ * size is there (pp may be NULL).  Returns NULL when memory or address space runs out. */
+struct gr_g *gr_stack_alloc_g(struct gr_p *pp, const struct gr_stack_req *req);
+
+/* Returns a dead G's memory: to pp's cache, the global cache, or the kernel.  pp may be
+ * NULL.  Must not run on gp's own stack. */
+void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp);
+
+/* The smallest stack a G can have: static TLS, the G and PTHREAD_STACK_MIN of stack. */
+size_t gr_stack_min(void);
+
+/* Page size, and round-up to it. */
+size_t gr_stack_page(void);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * Thread lifecycle.  A G's first frame (g_main) mirrors glibc's start_thread: it sets up
+ * the per-thread libc state, registers a cancellation jump buffer in its struct pthread,
+ * and calls the start routine.  pthread_exit in a G calls glibc's own pthread_exit, whose
+ * forced unwind runs cleanup handlers and C++ destructors and lands back in g_main via
+ * that buffer.  Then the thread-exit work (thread_local and TSD destructors) runs on the
+ * G, and the G switches to g0 for the last time; g0 publishes it as exited (waking a
+ * joiner) or, if detached, recycles its memory.
+ *
+ * Join and detach race with exit on one atomic word (GR_JOIN_*): exactly one of the
+ * exiting G's g0, the joiner, or the detacher frees the G's memory.
+ *
+ * The process lives while any thread lives: the main G's pthread_exit hands its P to
+ * another M and lets glibc end the OS thread it ran on, as natively; the last G to exit
+ * after that calls exit(0), which is what glibc's last thread does.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "glibc.h"
+#include "park.h"
+#include "proc.h"
+#include "real.h"
+#include "stack.h"
+#include "thread.h"
+#include "tls.h"
+
+static size_t default_stack;
+
+size_t gr_thread_default_stack(void)
+{
+	if (!default_stack) {
+		struct rlimit rl;
+		size_t size = 8 << 20;
+		if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur >= (rlim_t)PTHREAD_STACK_MIN)
+			size = rl.rlim_cur;
+		default_stack = size;
+	}
+	return default_stack;
+}
+
+void gr_thread_set_default_stack(size_t size)
+{
+	default_stack = size;
+}
+
+void gr_thread_stack(struct gr_g *gp, void **lo, size_t *size)
+{
+	if (gp->user_stack) {
+		*lo = gp->stack_lo;
+		*size = gp->map_size;
+	} else {
+		*lo = (char *)gp->map_base + gp->guard_size;
+		*size = gp->map_size - gp->guard_size;
+	}
+}
+
+struct gr_g *gr_thread_g(pthread_t t)
+{
+	if (!t)
+		return NULL;
+	struct gr_g *gp = GR_PT((void *)t, GR_TCB_G, struct gr_g *);
+	if (!gp || gp->magic != GR_G_MAGIC || gp->foreign || gp->is_g0 || gp->tcb != (void *)t)
+		return NULL;
+	return gp;
+}
+
+static void g_finish(struct gr_g *gp)
+{
+	gr_tls_exit(gp);
+	if (atomic_fetch_sub_explicit(&gr_sched.xnlive, 1, memory_order_acq_rel) == 1 &&
+	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_acquire))
+		exit(0);
+	gr_proc_exit_g();
+}
+
+/* The first frame of every G (glibc: start_thread). */
+static void g_main(void *arg)
+{
+	struct gr_g *gp = arg;
+	__pthread_unwind_buf_t ub;
+
+	gr_tls_start();
+	/* With savemask 0, __sigsetjmp writes only the jump buffer and mask_was_saved: the
+	 * 72 bytes of __cancel_jmp_buf (glibc's start_thread makes the same cast). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+	int unwound = __sigsetjmp((struct __jmp_buf_tag *)(void *)ub.__cancel_jmp_buf, 0);
+#pragma GCC diagnostic pop
+	if (!unwound) {
+		memset(ub.__pad, 0, sizeof(ub.__pad));
+		GR_PT(gp->tcb, GR_PT_CLEANUP_JMP_BUF, void *) = &ub;
+		if (gp->c11) {
+			int (*start)(void *) = (int (*)(void *))(void *)gp->start;
+			gp->result = (void *)(intptr_t)start(gp->arg);
+		} else {
+			gp->result = gp->start(gp->arg);
+		}
+	}
+	/* Else: pthread_exit unwound to here, with gp->result already set. */
+	g_finish(gp);
+}
+
+int gr_thread_create(pthread_t *out, const struct gr_thread_attr *a, void *(*start)(void *),
+		     void *arg, bool c11)
+{
+	struct gr_g *self = gr_curg();
+	struct gr_stack_req req = {
+		.stack_size = a->stack_size ? a->stack_size : gr_thread_default_stack(),
+		.guard_size = a->guard_size,
+	};
+
+	if (a->stack_addr) {
+		if (a->stack_size < gr_stack_min())
+			return EINVAL;
+		req.user_addr = a->stack_addr;
+		req.user_size = a->stack_size;
+		req.guard_size = 0;
+	} else if (req.stack_size < gr_stack_min()) {
+		req.stack_size = gr_stack_min();
+	}
+	struct gr_p *pp = gr_g_schedulable(self) ? self->m->p : NULL;
+	struct gr_g *gp = gr_stack_alloc_g(pp, &req);
+	if (!gp)
+		return EAGAIN;
+	gp->magic = GR_G_MAGIC;
+	gp->start = start;
+	gp->arg = arg;
+	gp->c11 = c11;
+	atomic_store_explicit(&gp->xjoin, a->detached ? GR_JOIN_DETACHED : 0, memory_order_relaxed);
+	gp->sched_policy = a->explicit_sched ? a->policy : self->sched_policy;
+	gp->sched_priority = a->explicit_sched ? a->priority : self->sched_priority;
+	if (a->affinity) {
+		gp->affinity = malloc(a->affinity_size);
+		if (!gp->affinity) {
+			gr_stack_free_g(pp, gp);
+			return EAGAIN;
+		}
+		memcpy(gp->affinity, a->affinity, a->affinity_size);
+		gp->affinity_size = a->affinity_size;
+	}
+	gr_ctx_init(&gp->ctx, gp, gp->tcb, g_main, gp);
+	atomic_fetch_add_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
+	*out = (pthread_t)gp->tcb;
+	gr_proc_start_g(gp);
+	return 0;
+}
+
+static void release_g(struct gr_g *gp)
+{
+	struct gr_g *self = gr_getg();
+
+	free(gp->affinity);
+	gp->affinity = NULL;
+	gr_stack_free_g(gr_g_schedulable(self) || (self && self->is_g0) ? self->m->p : NULL, gp);
+}
+
+void gr_thread_exited(struct gr_g *gp)
+{
+	/* Acq_rel: publishes gp->result to the joiner; pairs with its acquire load. */
+	unsigned old = atomic_fetch_or_explicit(&gp->xjoin, GR_JOIN_EXITED, memory_order_acq_rel);
+
+	if (old & GR_JOIN_DETACHED)
+		release_g(gp);
+	else if (old & GR_JOIN_JOINING)
+		gr_park_wake(&gp->xjoin, INT_MAX, 0);
+}
+
+static bool not_exited(const void *addr, void *arg)
+{
+	(void)arg;
+	return !(atomic_load_explicit((_Atomic unsigned *)addr, memory_order_acquire) &
+		 GR_JOIN_EXITED);
+}
+
+int gr_thread_join(struct gr_g *gp, void **result, int64_t deadline, bool try)
+{
+	if (gp == gr_getg())
+		return EDEADLK;
+	unsigned old = atomic_load_explicit(&gp->xjoin, memory_order_acquire);
+	do {
+		if (old & (GR_JOIN_DETACHED | GR_JOIN_JOINING))
+			return EINVAL;
+		if (try && !(old & GR_JOIN_EXITED))
+			return EBUSY;
+	} while (!atomic_compare_exchange_weak_explicit(&gp->xjoin, &old, old | GR_JOIN_JOINING,
+						       memory_order_acq_rel, memory_order_acquire));
+	while (not_exited(&gp->xjoin, NULL)) {
+		if (gr_park_wait(&gp->xjoin, not_exited, NULL, deadline, 0) == -ETIMEDOUT &&
+		    not_exited(&gp->xjoin, NULL)) {
+			atomic_fetch_and_explicit(&gp->xjoin, ~GR_JOIN_JOINING,
+						  memory_order_acq_rel);
+			return ETIMEDOUT;
+		}
+	}
+	if (result)
+		*result = gp->result;
+	release_g(gp);
+	return 0;
+}
+
+int gr_thread_detach(struct gr_g *gp)
+{
+	unsigned old = atomic_load_explicit(&gp->xjoin, memory_order_acquire);
+
+	do {
+		if (old & (GR_JOIN_DETACHED | GR_JOIN_JOINING))
+			return EINVAL;
+	} while (!atomic_compare_exchange_weak_explicit(&gp->xjoin, &old, old | GR_JOIN_DETACHED,
+						       memory_order_acq_rel, memory_order_acquire));
+	if (old & GR_JOIN_EXITED)
+		release_g(gp);
+	return 0;
+}
+
+void gr_thread_exit(void *result)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (gp->is_main) {
+		atomic_store_explicit(&gr_sched.xmain_exited, true, memory_order_release);
+		if (atomic_fetch_sub_explicit(&gr_sched.xnlive, 1, memory_order_acq_rel) == 1)
+			exit(0);
+		/* glibc unwinds main's stack and ends this OS thread; its P goes on. */
+		gr_proc_abandon_m();
+	} else {
+		gp->result = result;
+	}
+	gr_real.pthread_exit(result);
+	__builtin_unreachable();
+}

@@ -1,0 +1,47 @@
+/* Thread lifecycle: create, join, detach, exit, and the per-G attributes. */
+#ifndef GR_THREAD_H
+#define GR_THREAD_H
+
+#include <pthread.h>
+
+#include "runtime.h"
+
+struct gr_thread_attr {
+	size_t stack_size;  /* usable stack; 0: the default */
+	size_t guard_size;
+	void *stack_addr;   /* pthread_attr_setstack: lowest address, or NULL */
+	bool detached;
+	bool explicit_sched;
+	int policy, priority;
+	cpu_set_t *affinity; /* copied */
+	size_t affinity_size;
+};
+
+/* Creates a G running start(arg) and stores its pthread_t in *out before it can run.
+ * c11: start is a thrd_start_t returning int.  Returns 0, EAGAIN or EINVAL. */
+int gr_thread_create(pthread_t *out, const struct gr_thread_attr *attr, void *(*start)(void *),
+		     void *arg, bool c11);
+
+/* The G behind a pthread_t, or NULL when it is not a G green created (a foreign thread
+ * or the main thread before green started: glibc's own functions apply). */
+struct gr_g *gr_thread_g(pthread_t t);
+
+/* Joins gp.  deadline: monotonic ns, 0 = none; try: EBUSY instead of waiting.  Returns 0,
+ * EDEADLK, EINVAL, EBUSY or ETIMEDOUT.  May park. */
+int gr_thread_join(struct gr_g *gp, void **result, int64_t deadline, bool try);
+
+/* Returns 0 or EINVAL (already detached, or being joined). */
+int gr_thread_detach(struct gr_g *gp);
+
+/* pthread_exit in a G green created or in the main G.  Never returns. */
+__attribute__((noreturn)) void gr_thread_exit(void *result);
+
+/* The stack pthread_getattr_np reports: the whole block above the guard, TLS included,
+ * as glibc reports it. */
+void gr_thread_stack(struct gr_g *gp, void **lo, size_t *size);
+
+/* The default stack size for new Gs (GREEN_STACKSIZE, else RLIMIT_STACK, as glibc). */
+size_t gr_thread_default_stack(void);
+void gr_thread_set_default_stack(size_t size);
+
+#endif
