@@ -10,33 +10,29 @@
 
 #define GR_EXPORT __attribute__((visibility("default")))
 
-/* Reads the attributes green honours from a glibc pthread_attr_t (NULL: the defaults,
- * which pthread_setattr_default_np may have changed). */
-static int read_attr(const pthread_attr_t *attr, struct gr_thread_attr *a)
+/* The attributes of threads created without an attr: glibc's defaults, which only
+ * pthread_setattr_default_np changes.  Protected by default_lock. */
+static struct gr_lock default_lock = GR_LOCK_INIT;
+static pthread_attr_t default_attr;
+static bool have_default;
+
+/* Reads the attributes green honours from a glibc pthread_attr_t.  Returns 0 or ENOMEM. */
+static int read_attr(const pthread_attr_t *attr, struct gr_thread_attr *a, bool is_default)
 {
-	pthread_attr_t def;
-	int detach, inherit, r;
+	int detach, inherit;
 
 	memset(a, 0, sizeof(*a));
-	size_t default_size = 0;
-	if ((r = pthread_getattr_default_np(&def)) != 0)
-		return r;
-	pthread_attr_getstacksize(&def, &default_size);
-	if (!attr)
-		attr = &def;
 	pthread_attr_getdetachstate(attr, &detach);
 	pthread_attr_getguardsize(attr, &a->guard_size);
 	pthread_attr_getstacksize(attr, &a->stack_size);
+	a->detached = detach == PTHREAD_CREATE_DETACHED;
+	if (is_default)
+		a->stack_size = 0; /* green's default: GREEN_STACKSIZE, else glibc's */
 	/* getstack reports top - size: with no stack set (top NULL) that is -size. */
 	void *addr = NULL;
 	size_t size = 0;
 	pthread_attr_getstack(attr, &addr, &size);
-	if ((uintptr_t)addr + size == 0)
-		addr = NULL;
-	a->detached = detach == PTHREAD_CREATE_DETACHED;
-	if (a->stack_size == default_size)
-		a->stack_size = 0; /* green's default: GREEN_STACKSIZE, else glibc's */
-	if (addr) { /* glibc records the top; getstack returns the bottom */
+	if ((uintptr_t)addr + size != 0) {
 		a->stack_addr = addr;
 		a->stack_size = size;
 	}
@@ -48,21 +44,52 @@ static int read_attr(const pthread_attr_t *attr, struct gr_thread_attr *a)
 		pthread_attr_getschedparam(attr, &sp);
 		a->priority = sp.sched_priority;
 	}
+	/* glibc reports a full mask when no affinity was set. */
+	static const unsigned char all[sizeof(cpu_set_t)] = {[0 ... sizeof(cpu_set_t) - 1] = 0xff};
 	cpu_set_t set;
-	if (pthread_attr_getaffinity_np(attr, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 &&
-	    (a->affinity = malloc(sizeof(set)))) {
+	if (pthread_attr_getaffinity_np(attr, sizeof(set), &set) == 0 &&
+	    memcmp(&set, all, sizeof(set)) != 0) {
+		if (!(a->affinity = malloc(sizeof(set))))
+			return ENOMEM;
 		memcpy(a->affinity, &set, sizeof(set));
 		a->affinity_size = sizeof(set);
 	}
-	pthread_attr_destroy(&def);
 	return 0;
+}
+
+static int read_default_attr(struct gr_thread_attr *a)
+{
+	int r = 0;
+
+	gr_lock(&default_lock);
+	if (!have_default)
+		r = pthread_getattr_default_np(&default_attr);
+	have_default = r == 0;
+	if (r == 0)
+		r = read_attr(&default_attr, a, true);
+	gr_unlock(&default_lock);
+	return r;
+}
+
+GR_EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
+{
+	int r = gr_real.pthread_setattr_default_np(attr);
+
+	if (r == 0 && gr_is_ready()) {
+		gr_lock(&default_lock);
+		if (have_default)
+			pthread_attr_destroy(&default_attr);
+		have_default = false;
+		gr_unlock(&default_lock);
+	}
+	return r;
 }
 
 static int create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
 		  bool c11)
 {
 	struct gr_thread_attr a;
-	int r = read_attr(attr, &a);
+	int r = attr ? read_attr(attr, &a, false) : read_default_attr(&a);
 
 	if (r == 0)
 		r = gr_thread_create(t, &a, fn, arg, c11);

@@ -378,9 +378,13 @@ static void m_idle(struct gr_m *mp)
  * work runs them).  Readied Gs go to the caller's P. */
 static void run_due_timers(void)
 {
-	if (earliest_timer() > gr_nanotime())
+	int64_t next = earliest_timer();
+
+	if (next == INT64_MAX)
 		return;
 	int64_t now = gr_nanotime();
+	if (next > now)
+		return;
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *p2 = &gr_sched.allp[i];
 		if (atomic_load_explicit(&p2->xtimer0, memory_order_acquire) <= now)

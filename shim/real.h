@@ -30,6 +30,7 @@
 	X(int, setgroups, (size_t, const gid_t *))                                      \
 	X(int, clock_gettime, (clockid_t, struct timespec *))                           \
 	X(int, pthread_getattr_np, (pthread_t, pthread_attr_t *))                       \
+	X(int, pthread_setattr_default_np, (const pthread_attr_t *))                    \
 	X(int, pthread_setname_np, (pthread_t, const char *))                           \
 	X(int, pthread_getname_np, (pthread_t, char *, size_t))                         \
 	X(int, pthread_setschedparam, (pthread_t, int, const struct sched_param *))     \

@@ -12,9 +12,15 @@
  * failing the program was judged worse than an unguarded stack).  Unguarded mappings with
  * equal flags merge in the kernel, so they cost almost nothing.
  *
- * Exited Gs are cached with their memory still mapped and their TLS block kept: first in
- * the P's own list (no lock), then in a global list whose stacks are returned to the kernel
- * with MADV_DONTNEED (the top pages stay), and past GLOBAL_MAX they are unmapped.
+ * Exited Gs are cached with their memory and TLS block kept: first in the P's own list
+ * (no lock), then in a global list.  Reuse matters: a thread-per-task program (skynet)
+ * churns through a million Gs in waves, page faults cost microseconds here, and the
+ * kernel's mmap_lock serialises every mapping change.  Memory goes back as Go's scavenger
+ * returns it: when the global list has not been drawn from for SCAVENGE_QUIET_NS, sysmon
+ * empties cached Gs beyond GLOBAL_KEEP a batch per tick (gr_stack_scavenge): their TLS is
+ * released, their mapping emptied with MADV_DONTNEED, and the address range stays on a
+ * cold list for the next new G (saving an mmap, a guard mprotect, and a munmap whose TLB
+ * shootdown stalls every M).  Only past COLD_MAX is a mapping unmapped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,17 +31,31 @@
 #include "glibc.h"
 #include "real.h"
 #include "stack.h"
+#include "timer.h"
 #include "tls.h"
 
-#define PCACHE_MAX 32
-#define GLOBAL_MAX 1024
+#define PCACHE_MAX 128	     /* exited Gs a P keeps for reuse, memory and all */
+#define GLOBAL_KEEP 1024     /* exited Gs the global cache keeps warm for good */
+#define GLOBAL_MAX (1 << 20) /* exited Gs the global cache may hold */
+#define COLD_MAX (1 << 20)   /* emptied mappings kept as address space only */
+#define SCAVENGE_QUIET_NS 100000000 /* no reuse for this long: start emptying */
+#define SCAVENGE_BATCH 256
 #define GUARDED_MAX 16384
-#define KEEP_TOP 16384 /* bytes under the TCB kept resident in the global cache */
 
 /* Protected by cache_lock. */
 static struct gr_lock cache_lock = GR_LOCK_INIT;
 static struct gr_g *global_free;
 static int nglobal_free;
+static int64_t last_global_take; /* monotonic ns */
+
+/* Protected by cache_lock: emptied mappings (address space only). */
+struct cold_map {
+	char *base;
+	size_t size, guard;
+	pid_t tid;
+};
+static struct cold_map *cold;
+static int ncold, cold_cap;
 
 static _Atomic int nguarded;
 static _Atomic bool warned_guard;
@@ -80,6 +100,18 @@ static struct gr_g *layout(char *lo, char *hi)
 	return gp;
 }
 
+/* Lays out a G in the mapping [base, base + size) whose lowest guard bytes are PROT_NONE. */
+static struct gr_g *place_g(char *base, size_t size, size_t guard, pid_t tid)
+{
+	struct gr_g *gp = layout(base + guard, base + size);
+
+	gp->map_base = base;
+	gp->map_size = size;
+	gp->guard_size = guard;
+	gp->tid = tid;
+	return gp;
+}
+
 static struct gr_g *map_g(const struct gr_stack_req *req)
 {
 	size_t page = gr_stack_page();
@@ -99,12 +131,8 @@ static struct gr_g *map_g(const struct gr_stack_req *req)
 		goto out_unguard;
 	if (guard && mprotect(base, guard, PROT_NONE) != 0)
 		goto out_unmap;
-	struct gr_g *gp = layout(base + guard, base + guard + size);
-	gp->map_base = base;
-	gp->map_size = size + guard;
-	gp->guard_size = guard;
-	gp->tid = atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed);
-	return gp;
+	return place_g(base, size + guard, guard,
+		       atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed));
 
 out_unmap:
 	munmap(base, size + guard);
@@ -114,21 +142,36 @@ out_unguard:
 	return NULL;
 }
 
+static void munmap_g(const struct cold_map *m)
+{
+	if (m->guard)
+		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
+	munmap(m->base, m->size);
+}
+
 static void unmap_g(struct gr_g *gp)
 {
+	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size, gp->tid};
+
 	gr_tls_fini(gp, true);
-	if (gp->guard_size)
-		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
-	gp->magic = 0;
-	munmap(gp->map_base, gp->map_size);
+	munmap_g(&m);
+}
+
+/* A cached mapping serves a request with the same usable size and at least its guard, or
+ * any guard once guards have run out (map_g would give none either). */
+static bool fits_map(size_t map_size, size_t guard, const struct gr_stack_req *req)
+{
+	size_t page = gr_stack_page();
+	size_t want_guard = round_up(req->guard_size, page);
+
+	return map_size - guard == round_up(req->stack_size, page) &&
+	       (guard >= want_guard ||
+		atomic_load_explicit(&nguarded, memory_order_relaxed) >= GUARDED_MAX);
 }
 
 static bool fits(const struct gr_g *gp, const struct gr_stack_req *req)
 {
-	size_t page = gr_stack_page();
-
-	return gp->map_size == round_up(req->stack_size, page) + round_up(req->guard_size, page) &&
-	       (gp->guard_size != 0) == (req->guard_size != 0);
+	return fits_map(gp->map_size, gp->guard_size, req);
 }
 
 /* Takes a cached G matching req from *list (at most a few probes). */
@@ -144,6 +187,56 @@ static struct gr_g *take(struct gr_g **list, const struct gr_stack_req *req)
 		}
 	}
 	return NULL;
+}
+
+/* Takes an emptied mapping that fits req from the cold list (the last few entries). */
+static struct gr_g *take_cold(const struct gr_stack_req *req)
+{
+	struct gr_g *gp = NULL;
+
+	gr_lock(&cache_lock);
+	for (int i = ncold - 1; i >= 0 && i >= ncold - 4; i--) {
+		struct cold_map *c = &cold[i];
+		if (fits_map(c->size, c->guard, req)) {
+			struct cold_map m = *c;
+			*c = cold[--ncold];
+			gr_unlock(&cache_lock);
+			return place_g(m.base, m.size, m.guard, m.tid);
+		}
+	}
+	gr_unlock(&cache_lock);
+	return gp;
+}
+
+/* Empties gp's mapping and keeps its address range.  Returns false when the cold list is
+ * full (the caller unmaps). */
+static bool put_cold(struct gr_g *gp)
+{
+	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size, gp->tid};
+
+	gr_lock(&cache_lock);
+	if (ncold == cold_cap && ncold < COLD_MAX) {
+		int cap = cold_cap ? cold_cap * 2 : 1024;
+		struct cold_map *a = realloc(cold, cap * sizeof(*a));
+		if (a) {
+			cold = a;
+			cold_cap = cap;
+		}
+	}
+	bool ok = ncold < cold_cap;
+	gr_unlock(&cache_lock);
+	if (!ok)
+		return false;
+	gr_tls_fini(gp, true);
+	madvise(m.base + m.guard, m.size - m.guard, MADV_DONTNEED);
+	gr_lock(&cache_lock);
+	ok = ncold < cold_cap;
+	if (ok)
+		cold[ncold++] = m;
+	gr_unlock(&cache_lock);
+	if (!ok)
+		munmap_g(&m);
+	return true;
 }
 
 /* Resets a cached G's fields for a new thread, keeping its memory and tid. */
@@ -189,14 +282,15 @@ struct gr_g *gr_stack_alloc_g(struct gr_p *pp, const struct gr_stack_req *req)
 			pp->ngfree--;
 		if (!gp && nglobal_free) { /* racy hint; checked under the lock */
 			gr_lock(&cache_lock);
-			if ((gp = take(&global_free, req)))
+			if ((gp = take(&global_free, req))) {
 				nglobal_free--;
+				last_global_take = gr_nanotime();
+			}
 			gr_unlock(&cache_lock);
 		}
 		if (gp)
 			return recycle(gp);
-		gp = map_g(req);
-		if (!gp)
+		if (!(ncold && (gp = take_cold(req))) && !(gp = map_g(req)))
 			return NULL;
 	}
 	if (gr_tls_init(gp, gp->tcb) != 0) {
@@ -205,6 +299,29 @@ struct gr_g *gr_stack_alloc_g(struct gr_p *pp, const struct gr_stack_req *req)
 		return NULL;
 	}
 	return gp;
+}
+
+void gr_stack_scavenge(int64_t now)
+{
+	struct gr_g *batch = NULL;
+
+	if (nglobal_free <= GLOBAL_KEEP || now - last_global_take < SCAVENGE_QUIET_NS)
+		return; /* racy hints; checked under the lock */
+	gr_lock(&cache_lock);
+	for (int i = 0; i < SCAVENGE_BATCH && nglobal_free > GLOBAL_KEEP; i++) {
+		struct gr_g *gp = global_free;
+		global_free = gp->schedlink;
+		nglobal_free--;
+		gp->schedlink = batch;
+		batch = gp;
+	}
+	gr_unlock(&cache_lock);
+	while (batch) {
+		struct gr_g *gp = batch;
+		batch = gp->schedlink;
+		if (!put_cold(gp))
+			unmap_g(gp);
+	}
 }
 
 void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
@@ -220,11 +337,7 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 		pp->ngfree++;
 		return;
 	}
-	if (nglobal_free < GLOBAL_MAX) {
-		uintptr_t keep = ((uintptr_t)gp->tcb - KEEP_TOP) & ~(gr_stack_page() - 1);
-		uintptr_t lo = (uintptr_t)gp->map_base + gp->guard_size;
-		if (keep > lo)
-			madvise((void *)lo, keep - lo, MADV_DONTNEED);
+	if (nglobal_free < GLOBAL_MAX) { /* racy hint; checked under the lock */
 		gr_lock(&cache_lock);
 		if (nglobal_free < GLOBAL_MAX) {
 			gp->schedlink = global_free;
@@ -236,5 +349,6 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 		if (!gp)
 			return;
 	}
-	unmap_g(gp);
+	if (!put_cold(gp))
+		unmap_g(gp);
 }

@@ -19,6 +19,10 @@ struct gr_g *gr_stack_alloc_g(struct gr_p *pp, const struct gr_stack_req *req);
  * NULL.  Must not run on gp's own stack. */
 void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp);
 
+/* Returns cached G memory beyond a warm reserve to the kernel, a batch at a time, once the
+ * global cache has gone unused for a while.  Called by sysmon each tick (no P needed). */
+void gr_stack_scavenge(int64_t now);
+
 /* The smallest stack a G can have: static TLS, the G and PTHREAD_STACK_MIN of stack. */
 size_t gr_stack_min(void);
 

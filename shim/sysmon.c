@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
+#include "stack.h"
 #include "sysmon.h"
 #include "timer.h"
 
@@ -76,6 +77,7 @@ static void *sysmon_main(void *arg)
 	(void)arg;
 	for (;;) {
 		gr_futex_wait(&never, 0, gr_nanotime() + delay);
+		gr_stack_scavenge(gr_nanotime());
 		if (retake(gr_nanotime())) {
 			idle = 0;
 			delay = TICK_MIN_NS;

@@ -220,6 +220,8 @@ static void run_tsd_destructors(void *tcb)
 void gr_tls_exit(struct gr_g *gp)
 {
 	gr_glibc.call_tls_dtors();
-	run_tsd_destructors(gp->tcb);
-	uselocale(LC_GLOBAL_LOCALE);
+	if (GR_PT(gp->tcb, GR_PT_SPECIFIC_USED, bool))
+		run_tsd_destructors(gp->tcb);
+	if (uselocale(NULL) != LC_GLOBAL_LOCALE)
+		uselocale(LC_GLOBAL_LOCALE);
 }

@@ -249,10 +249,16 @@ int gr_test_run(const char *const argv[], const char *const env_extra[], double 
 	return 0;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
 int gr_test_run_native(const char *const argv[], const char *const env_extra[],
 		       double timeout_s, struct gr_test_result *r)
 {
-	snprintf(r->what, sizeof r->what, "native");
+	snprintf(r->what, sizeof r->what, "%.40s native", base_name(argv[0]));
 	return gr_test_run(argv, env_extra, timeout_s, r);
 }
 
@@ -266,9 +272,10 @@ int gr_test_run_green(const char *const argv[], int maxprocs, const char *const 
 	if (maxprocs > 0) {
 		snprintf(procs, sizeof procs, "GREEN_MAXPROCS=%d", maxprocs);
 		env[n++] = procs;
-		snprintf(r->what, sizeof r->what, "green GREEN_MAXPROCS=%d", maxprocs);
+		snprintf(r->what, sizeof r->what, "%.30s green GREEN_MAXPROCS=%d",
+			 base_name(argv[0]), maxprocs);
 	} else {
-		snprintf(r->what, sizeof r->what, "green");
+		snprintf(r->what, sizeof r->what, "%.40s green", base_name(argv[0]));
 	}
 	for (size_t i = 0; env_extra && env_extra[i] && n < 63; i++)
 		env[n++] = env_extra[i];
@@ -307,7 +314,7 @@ const char *gr_test_describe(struct gr_test_result *r)
 {
 	char how[128];
 	if (r->timed_out)
-		snprintf(how, sizeof how, "timed out after %.1f s (killed)", r->wall_s);
+		snprintf(how, sizeof how, "timed out, killed at the deadline");
 	else if (r->term_signal)
 		snprintf(how, sizeof how, "killed by signal %d (%s)", r->term_signal,
 			 strsignal(r->term_signal));
@@ -315,7 +322,7 @@ const char *gr_test_describe(struct gr_test_result *r)
 		snprintf(how, sizeof how, "exit status %d", r->exit_code);
 	free(r->desc);
 	r->desc = NULL;
-	if (asprintf(&r->desc, "[%s] %s after %.2f s\n--- stdout (tail) ---\n%s\n"
+	if (asprintf(&r->desc, "[%s] %s, after %.2f s\n--- stdout (tail) ---\n%s\n"
 		     "--- stderr (tail) ---\n%s", r->what, how, r->wall_s,
 		     tail(r->out, r->out_len, 1500), tail(r->err, r->err_len, 1500)) < 0)
 		r->desc = NULL;
@@ -394,4 +401,53 @@ char *gr_test_shared_prog(const char *name)
 void gr_test_need_lib(void)
 {
 	cr_assert(access(GR_LIB, R_OK) == 0, "%s is missing: %s", GR_LIB, strerror(errno));
+}
+
+char *gr_test_diff(const char *a, const char *b)
+{
+	if (strcmp(a, b) == 0)
+		return NULL;
+	int line = 1;
+	for (;;) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+		if (la != lb || strncmp(a, b, la) != 0 || !a[la] != !b[lb]) {
+			char *d;
+			if (asprintf(&d, "line %d: native `%.*s`%s / green `%.*s`%s", line, (int)la, a,
+				     a[la] ? "" : " (end)", (int)lb, b, b[lb] ? "" : " (end)") < 0)
+				abort();
+			return d;
+		}
+		if (!a[la])
+			return NULL;	/* unreachable: strcmp said they differ */
+		a += la + 1;
+		b += lb + 1;
+		line++;
+	}
+}
+
+void gr_test_native_vs_green(const char *prog, const char *const args[], int maxprocs,
+			     const char *ok_key, const char *ok_value, bool same_stdout,
+			     double timeout_s)
+{
+	gr_test_need_lib();
+	char *path = gr_test_prog(prog);
+	const char *argv[32] = {path};
+	for (int i = 0; args && args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+	struct gr_test_result native = {0}, green = {0};
+	gr_test_run_both(argv, maxprocs, NULL, timeout_s, &native, &green);
+	cr_log_info("%s MAXPROCS=%d: native %.2f s, green %.2f s", prog, maxprocs, native.wall_s,
+		    green.wall_s);
+	gr_test_assert_ok(&native);
+	gr_test_assert_value(&native, ok_key, ok_value);
+	gr_test_assert_ok(&green);
+	gr_test_assert_value(&green, ok_key, ok_value);
+	if (same_stdout) {
+		char *d = gr_test_diff(native.out, green.out);
+		cr_assert(d == NULL, "%s: stdout differs under green (GREEN_MAXPROCS=%d), %s\n%s",
+			  prog, maxprocs, d, gr_test_describe(&green));
+	}
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
 }

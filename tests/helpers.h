@@ -104,6 +104,22 @@ bool gr_test_has_line(const char *text, const char *line);
 int gr_test_count_lines(const char *text, const char *prefix);
 
 /*
+ * NULL if a and b are equal, else a malloc'd description of the first line that differs
+ * ("line 12: native `x=1` / green `x=2`"), for failure messages.
+ */
+char *gr_test_diff(const char *a, const char *b);
+
+/*
+ * The common native-versus-green check: runs GR_TEST_PROGS/prog with args (NULL-terminated,
+ * may be NULL) natively and under green with maxprocs, each with timeout_s. Asserts that
+ * both exit 0, that both print ok_key=ok_value, and, when same_stdout is set, that green's
+ * stdout equals native's byte for byte.
+ */
+void gr_test_native_vs_green(const char *prog, const char *const args[], int maxprocs,
+			     const char *ok_key, const char *ok_value, bool same_stdout,
+			     double timeout_s);
+
+/*
  * Path of a program: GR_TEST_PROGS/name, or GR_SHARED_PROGS/name. Both return a malloc'd
  * string. gr_test_shared_prog() calls cr_skip() when the contract programs were not built;
  * gr_test_prog() fails the test when the program is missing.
@@ -119,7 +135,7 @@ void gr_test_need_lib(void);
  * failure names the test's own line.
  */
 #define gr_test_assert_ok(r)                                                               \
-	cr_assert(gr_test_ok(r), "%s: %s", (r)->what, gr_test_describe(r))
+	cr_assert(gr_test_ok(r), "%s", gr_test_describe(r))
 
 /*
  * Asserts that the value of key in r's stdout is want (a string), naming the run.

@@ -81,8 +81,10 @@ ParameterizedTest(int *pi, progs, native_vs_green, .timeout = 120)
 
 	struct gr_test_result native = {0}, green = {0};
 	gr_test_run_both(argv, c->maxprocs, NULL, RUN_TIMEOUT_S, &native, &green);
-	cr_log_info("%s %s%s%s MAXPROCS=%d: native %.2f s, green %.2f s", c->name, c->args[0],
-		    c->args[1] ? " " : "", c->args[1] ? c->args[1] : "", c->maxprocs,
+	char shown[128] = "";
+	for (int i = 0; c->args[i]; i++)
+		snprintf(shown + strlen(shown), sizeof shown - strlen(shown), " %s", c->args[i]);
+	cr_log_info("%s%s MAXPROCS=%d: native %.2f s, green %.2f s", c->name, shown, c->maxprocs,
 		    native.wall_s, green.wall_s);
 
 	gr_test_assert_ok(&native);

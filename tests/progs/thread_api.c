@@ -148,9 +148,7 @@ static void check_join_detach(void)
 	PE("clockjoin_finishing", pthread_clockjoin_np(t, &ret, CLOCK_MONOTONIC, &ts));
 	P("clockjoin_value", "%ld", (long)(intptr_t)ret);
 
-	/* tryjoin of a finished thread succeeds once the thread is done: wait for it by
-	 * joining through timedjoin with a long bound, never by sleeping */
-	struct gate g2 = GATE_INIT;
+	static struct gate g2 = GATE_INIT;	/* static: detached threads outlive this frame */
 	pthread_create(&t, NULL, wait_gate, &g2);
 	gate_await(&g2, 1);
 	PE("detach_running", pthread_detach(t));
@@ -161,7 +159,7 @@ static void check_join_detach(void)
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	struct gate g3 = GATE_INIT;
+	static struct gate g3 = GATE_INIT;
 	pthread_create(&t, &a, wait_gate, &g3);
 	gate_await(&g3, 1);
 	PE("join_created_detached", pthread_join(t, NULL));
@@ -326,12 +324,13 @@ static void check_stacks(void)
 	pthread_join(t, NULL);
 
 	/* a detached thread reports DETACHED */
-	struct gate gd = GATE_INIT;
-	si = (struct stackinfo){.g = &gd};
+	static struct gate gd = GATE_INIT;	/* static: the detached thread outlives us */
+	static struct stackinfo sid;
+	sid = (struct stackinfo){.g = &gd};
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_create(&t, &a, stack_thread, &si);
+	pthread_create(&t, &a, stack_thread, &sid);
 	gate_await(&gd, 1);
-	P("getattr_np_detached", "%s", yesno(si.rc == 0 && si.detach == PTHREAD_CREATE_DETACHED));
+	P("getattr_np_detached", "%s", yesno(sid.rc == 0 && sid.detach == PTHREAD_CREATE_DETACHED));
 	gate_open(&gd);
 	pthread_attr_destroy(&a);
 

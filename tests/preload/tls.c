@@ -1,0 +1,39 @@
+/*
+ * tests/preload/tls.c - per-thread state under green: tests/progs/tls (__thread data,
+ * errno, pthread_self() == %fs:0x10, TSD destructors with glibc's iteration rule) and
+ * tests/progs/cxx_tls (C++ thread_local destructors, exceptions, std::thread, std::mutex
+ * and condition_variable, std::async, backtrace()).
+ *
+ * Each program runs natively and under green with GREEN_MAXPROCS = 1, 2 and 4; both runs
+ * must exit 0 with TLS=ok / CXX=ok, and green's stdout must equal native's line for line
+ * (every line the programs print is deterministic: counts and ok/FAIL, no addresses).
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "helpers.h"
+
+ParameterizedTestParameters(tls, c_tls_native_vs_green)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, sizeof procs / sizeof procs[0]);
+}
+
+/* 64 threads × 20 rounds of cond wait, nanosleep, yield and mutex: they migrate. */
+ParameterizedTest(int *procs, tls, c_tls_native_vs_green, .timeout = 90)
+{
+	const char *args[] = {"64", "20", NULL};
+	gr_test_native_vs_green("tls", args, *procs, "TLS", "ok", true, 40);
+}
+
+ParameterizedTestParameters(tls, cxx_tls_native_vs_green)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, sizeof procs / sizeof procs[0]);
+}
+
+ParameterizedTest(int *procs, tls, cxx_tls_native_vs_green, .timeout = 90)
+{
+	const char *args[] = {"32", "50", NULL};
+	gr_test_native_vs_green("cxx_tls", args, *procs, "CXX", "ok", true, 40);
+}
