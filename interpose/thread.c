@@ -15,6 +15,7 @@
 static struct gr_lock default_lock = GR_LOCK_INIT;
 static pthread_attr_t default_attr;
 static bool have_default;
+static bool default_changed; /* the program set its own defaults: their stack size rules */
 
 /* Reads the attributes green honours from a glibc pthread_attr_t.  Returns 0 or ENOMEM. */
 static int read_attr(const pthread_attr_t *attr, struct gr_thread_attr *a, bool is_default)
@@ -26,7 +27,7 @@ static int read_attr(const pthread_attr_t *attr, struct gr_thread_attr *a, bool 
 	pthread_attr_getguardsize(attr, &a->guard_size);
 	pthread_attr_getstacksize(attr, &a->stack_size);
 	a->detached = detach == PTHREAD_CREATE_DETACHED;
-	if (is_default)
+	if (is_default && !default_changed)
 		a->stack_size = 0; /* green's default: GREEN_STACKSIZE, else glibc's */
 	/* getstack reports top - size: with no stack set (top NULL) that is -size. */
 	void *addr = NULL;
@@ -80,6 +81,7 @@ GR_EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
 		if (have_default)
 			pthread_attr_destroy(&default_attr);
 		have_default = false;
+		default_changed = true;
 		gr_unlock(&default_lock);
 	}
 	return r;
@@ -174,7 +176,8 @@ GR_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 {
 	struct gr_g *gp;
 
-	if (!gr_is_ready() || !(gp = gr_thread_g(t)))
+	/* The main G keeps glibc's own description of the main thread's stack. */
+	if (!gr_is_ready() || !(gp = gr_thread_g(t)) || gp->is_main)
 		return gr_real.pthread_getattr_np(t, attr);
 	void *lo;
 	size_t size;

@@ -57,6 +57,14 @@ static inline void *gr_arch_tp(void)
  * noinline functions in glibc.c that touch no TLS of their own. */
 void gr_arch_set_tp(void *tp);
 
+/* The time-stamp counter (constant rate on the CPUs green supports; see timer.c). */
+static inline uint64_t gr_arch_cputicks(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
 static inline void gr_arch_pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");

@@ -38,6 +38,7 @@ static int start(void)
 		return -EINVAL;
 	}
 	gr_arch_fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0;
+	gr_cputicks_init();
 	gr_env_read(&gr_config);
 	if (gr_config.stacksize)
 		gr_thread_set_default_stack(gr_config.stacksize);

@@ -513,8 +513,16 @@ static void resetspinning(struct gr_m *mp)
 }
 
 /* Completes the operation of the G that just switched to g0. */
+static void stop_clock(struct gr_g *gp)
+{
+	if (gp->run_since)
+		gp->cputicks += gr_arch_cputicks() - gp->run_since;
+	gp->run_since = 0;
+}
+
 static void finish_op(struct gr_m *mp, struct gr_g *gp)
 {
+	stop_clock(gp);
 	switch (mp->op) {
 	case GR_OP_PARK:
 		atomic_store_explicit(&gp->xstatus, GR_G_WAITING, memory_order_release);
@@ -549,6 +557,7 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
 	mp->curg = gp;
+	gp->run_since = gr_arch_cputicks();
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
 	mp->curg = NULL;
 	finish_op(mp, gp);
@@ -619,6 +628,19 @@ void gr_proc_start_g(struct gr_g *gp)
 	else
 		gr_globrunq_put(gp);
 	gr_wakep();
+}
+
+int64_t gr_g_cputime_ns(struct gr_g *gp)
+{
+	uint64_t ticks = __atomic_load_n(&gp->cputicks, __ATOMIC_RELAXED);
+	uint64_t since = __atomic_load_n(&gp->run_since, __ATOMIC_RELAXED);
+
+	if (since) {
+		uint64_t now = gr_arch_cputicks();
+		if (now > since)
+			ticks += now - since;
+	}
+	return gr_cputicks_to_ns(ticks);
 }
 
 void gr_yield(void)
@@ -697,6 +719,7 @@ void gr_entersyscall(void)
 	__atomic_store_n(&pp->syscalltick, pp->syscalltick + 1, __ATOMIC_RELAXED);
 	/* While in the call the P belongs to nobody: whoever CASes it out of SYSCALL owns
 	 * it (this M on return, or sysmon handing it over), as in Go. */
+	stop_clock(gp);
 	mp->oldp = pp;
 	mp->p = NULL;
 	pp->m = NULL;
@@ -714,6 +737,7 @@ void gr_exitsyscall(void)
 	struct gr_p *pp = mp->oldp;
 	int st = GR_P_SYSCALL;
 	mp->oldp = NULL;
+	gp->run_since = gr_arch_cputicks();
 	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_RUNNING,
 						    memory_order_acq_rel, memory_order_relaxed)) {
 		mp->p = pp;
@@ -768,8 +792,9 @@ int gr_proc_init(int nprocs, int maxthreads)
 	main_g.magic = GR_G_MAGIC;
 	main_g.tcb = tcb;
 	main_g.ctx.fs = tcb;
-	main_g.tid = GR_PT(tcb, GR_PT_TID, pid_t);
+	main_g.tid = gr_stack_new_tid(&main_g); /* a G id; the TCB keeps the real tid */
 	main_g.is_main = true;
+	main_g.run_since = gr_arch_cputicks();
 	atomic_store_explicit(&main_g.xstatus, GR_G_RUNNING, memory_order_relaxed);
 
 	struct gr_m *m0 = m_alloc();
@@ -787,7 +812,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	atomic_store_explicit(&g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	gr_ctx_init(&g0->ctx, g0, g0->tcb, m0_g0_main, m0);
 	m0->kernel_tcb = tcb;
-	m0->ktid = main_g.tid;
+	m0->ktid = GR_PT(tcb, GR_PT_TID, pid_t);
 	gr_sched.mcount = 1;
 	/* P0 is never listed idle: M0 takes it at once. */
 	atomic_store_explicit(&gr_sched.allp[0].xstatus, GR_P_IDLE, memory_order_relaxed);

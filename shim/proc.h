@@ -27,6 +27,9 @@ void gr_ready_tail(struct gr_g *gp);
 /* Makes a new G runnable (pthread_create): into runnext, as Go's newproc does. */
 void gr_proc_start_g(struct gr_g *gp);
 
+/* The CPU time gp has used (time RUNNING outside system calls), in ns. */
+int64_t gr_g_cputime_ns(struct gr_g *gp);
+
 /* Puts the running G at the tail of its P's run queue and schedules (sched_yield). */
 void gr_yield(void);
 

@@ -29,6 +29,8 @@
 	X(int, setresgid, (gid_t, gid_t, gid_t))                                        \
 	X(int, setgroups, (size_t, const gid_t *))                                      \
 	X(int, clock_gettime, (clockid_t, struct timespec *))                           \
+	X(int, clock_getres, (clockid_t, struct timespec *))                            \
+	X(int, pthread_getcpuclockid, (pthread_t, clockid_t *))                         \
 	X(int, pthread_getattr_np, (pthread_t, pthread_attr_t *))                       \
 	X(int, pthread_setattr_default_np, (const pthread_attr_t *))                    \
 	X(int, pthread_setname_np, (pthread_t, const char *))                           \

@@ -121,8 +121,10 @@ struct gr_g {
 	cpu_set_t *affinity; /* NULL: the process's mask */
 	size_t affinity_size;
 	char name[16];	     /* "": not set, report the process name */
-	uint64_t runtime_ns; /* time spent RUNNING, for the thread CPU clock */
-	uint64_t run_since;  /* when the G last started RUNNING (monotonic ns) */
+	/* The G's CPU clock (pthread_getcpuclockid, CLOCK_THREAD_CPUTIME_ID), in TSC ticks:
+	 * written by the M running the G, read racily (aligned 64-bit) by anyone. */
+	uint64_t cputicks;  /* accumulated while RUNNING outside system calls */
+	uint64_t run_since; /* TSC when it last started running; 0 while not running */
 };
 
 /*

@@ -59,7 +59,57 @@ static int ncold, cold_cap;
 
 static _Atomic int nguarded;
 static _Atomic bool warned_guard;
-static _Atomic pid_t next_tid = 0x400001; /* above the largest pid_max (2^22) */
+#define TID_BASE 0x400001 /* above the largest pid_max (2^22) */
+static _Atomic pid_t next_tid = TID_BASE;
+
+/* Protected by tid_lock: the G living in the memory that owns each fake tid (a tid stays
+ * with its mapping across reuse), for the thread CPU clocks. */
+static struct gr_lock tid_lock = GR_LOCK_INIT;
+static struct gr_g **tid_table;
+static size_t tid_cap;
+
+static void tid_set(pid_t tid, struct gr_g *gp)
+{
+	size_t i = (size_t)(tid - TID_BASE);
+
+	gr_lock(&tid_lock);
+	if (i >= tid_cap) {
+		size_t cap = tid_cap ? tid_cap : 4096;
+		while (cap <= i)
+			cap *= 2;
+		struct gr_g **t = realloc(tid_table, cap * sizeof(*t));
+		if (t) {
+			memset(t + tid_cap, 0, (cap - tid_cap) * sizeof(*t));
+			tid_table = t;
+			tid_cap = cap;
+		}
+	}
+	if (i < tid_cap)
+		tid_table[i] = gp;
+	gr_unlock(&tid_lock);
+}
+
+pid_t gr_stack_new_tid(struct gr_g *gp)
+{
+	pid_t tid = atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed);
+
+	tid_set(tid, gp);
+	return tid;
+}
+
+struct gr_g *gr_stack_g_by_tid(pid_t tid)
+{
+	struct gr_g *gp = NULL;
+	size_t i = (size_t)(tid - TID_BASE);
+
+	if (tid < TID_BASE)
+		return NULL;
+	gr_lock(&tid_lock);
+	if (i < tid_cap)
+		gp = tid_table[i];
+	gr_unlock(&tid_lock);
+	return gp && gp->magic == GR_G_MAGIC ? gp : NULL;
+}
 
 size_t gr_stack_page(void)
 {
@@ -131,8 +181,9 @@ static struct gr_g *map_g(const struct gr_stack_req *req)
 		goto out_unguard;
 	if (guard && mprotect(base, guard, PROT_NONE) != 0)
 		goto out_unmap;
-	return place_g(base, size + guard, guard,
-		       atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed));
+	struct gr_g *gp = place_g(base, size + guard, guard, 0);
+	gp->tid = gr_stack_new_tid(gp);
+	return gp;
 
 out_unmap:
 	munmap(base, size + guard);
@@ -144,6 +195,7 @@ out_unguard:
 
 static void munmap_g(const struct cold_map *m)
 {
+	tid_set(m->tid, NULL);
 	if (m->guard)
 		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
 	munmap(m->base, m->size);
@@ -201,7 +253,9 @@ static struct gr_g *take_cold(const struct gr_stack_req *req)
 			struct cold_map m = *c;
 			*c = cold[--ncold];
 			gr_unlock(&cache_lock);
-			return place_g(m.base, m.size, m.guard, m.tid);
+			gp = place_g(m.base, m.size, m.guard, m.tid);
+			tid_set(m.tid, gp);
+			return gp;
 		}
 	}
 	gr_unlock(&cache_lock);
@@ -267,7 +321,7 @@ static struct gr_g *user_g(const struct gr_stack_req *req)
 
 	gp->user_stack = true;
 	gp->map_size = req->user_size; /* reported by pthread_getattr_np; never unmapped */
-	gp->tid = atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed);
+	gp->tid = gr_stack_new_tid(gp);
 	return gp;
 }
 
@@ -328,6 +382,7 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 {
 	gp->magic = 0;
 	if (gp->user_stack) {
+		tid_set(gp->tid, NULL);
 		gr_tls_fini(gp, true);
 		return;
 	}

@@ -23,6 +23,12 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp);
  * global cache has gone unused for a while.  Called by sysmon each tick (no P needed). */
 void gr_stack_scavenge(int64_t now);
 
+/* Allocates a fake tid (above pid_max) for gp and records gp as its owner. */
+pid_t gr_stack_new_tid(struct gr_g *gp);
+
+/* The live G owning a fake tid, or NULL. */
+struct gr_g *gr_stack_g_by_tid(pid_t tid);
+
 /* The smallest stack a G can have: static TLS, the G and PTHREAD_STACK_MIN of stack. */
 size_t gr_stack_min(void);
 

@@ -16,13 +16,20 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "real.h"
 #include "timer.h"
+
+/* glibc's clock_gettime, even before gr_real is filled (green interposes the symbol). */
+static int real_clock_gettime(clockid_t c, struct timespec *ts)
+{
+	return gr_real.clock_gettime ? gr_real.clock_gettime(c, ts) : clock_gettime(c, ts);
+}
 
 int64_t gr_nanotime(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	real_clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -164,8 +171,29 @@ int64_t gr_deadline(clockid_t clock, const struct timespec *ts, bool abs)
 		return t > 0 ? t : 1;
 	if (clock != CLOCK_REALTIME && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI)
 		return -EINVAL;
-	if (clock_gettime(clock, &now) != 0)
+	if (real_clock_gettime(clock, &now) != 0)
 		return -EINVAL;
 	int64_t rel = t - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 	return mono + (rel > 0 ? rel : 0) + 1;
+}
+
+/* TSC to ns: the rate is measured between the first use and now, so it sharpens as the
+ * process runs (and costs no calibration delay at start-up). */
+static int64_t tsc0_ns;
+static uint64_t tsc0;
+
+void gr_cputicks_init(void)
+{
+	tsc0_ns = gr_nanotime();
+	tsc0 = gr_arch_cputicks();
+}
+
+int64_t gr_cputicks_to_ns(uint64_t ticks)
+{
+	int64_t ns = gr_nanotime() - tsc0_ns;
+	uint64_t dt = gr_arch_cputicks() - tsc0;
+
+	if (ns <= 0 || dt == 0)
+		return 0;
+	return (int64_t)((double)ticks * (double)ns / (double)dt);
 }

@@ -39,6 +39,11 @@ void gr_timer_fini(struct gr_p *pp);
  * move it (documented in ARCHITECTURE.md). */
 int64_t gr_deadline(clockid_t clock, const struct timespec *ts, bool abs);
 
+/* TSC ticks (gr_arch_cputicks) to nanoseconds; gr_cputicks_init records the reference
+ * point at start-up. */
+void gr_cputicks_init(void);
+int64_t gr_cputicks_to_ns(uint64_t ticks);
+
 /* CLOCK_MONOTONIC in nanoseconds (vDSO). */
 int64_t gr_nanotime(void);
 

@@ -20,6 +20,8 @@
  *   GR_LIB           build/libgreen.so
  *   GR_TEST_PROGS    build/tests/progs (tests/progs/X.c built as X)
  *   GR_SHARED_PROGS  build/progs (the contract programs of shared/progs)
+ *   GR_SRCDIR        the source root (optional; tests/preload/exports.c reads
+ *                    GR_SRCDIR/interpose/exports.map)
  */
 #ifndef GR_TEST_HELPERS_H
 #define GR_TEST_HELPERS_H
