@@ -112,7 +112,6 @@ void gr_env_read(struct gr_config *cfg)
 
 	cfg->maxprocs = (int)env_long(procs, 1, MAXPROCS_LIMIT, ncpu);
 	cfg->maxthreads = (int)env_long("GREEN_MAXTHREADS", 2, 1000000, MAXTHREADS_DEFAULT);
-	cfg->debug = (int)env_long("GREEN_DEBUG", 0, 2, 0);
 	cfg->stacksize = 0;
 	const char *v = getenv("GREEN_STACKSIZE");
 	if (v) {

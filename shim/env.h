@@ -8,7 +8,6 @@ struct gr_config {
 	int maxprocs;	   /* GREEN_MAXPROCS, else GOMAXPROCS, else the usable CPUs */
 	size_t stacksize;  /* GREEN_STACKSIZE; 0: glibc's default (RLIMIT_STACK) */
 	int maxthreads;	   /* GREEN_MAXTHREADS: cap on Ms */
-	int debug;	   /* GREEN_DEBUG */
 };
 
 extern struct gr_config gr_config;

@@ -284,7 +284,8 @@ int gr_test_run_green(const char *const argv[], int maxprocs, const char *const 
 }
 
 void gr_test_run_both(const char *const argv[], int maxprocs, const char *const env_extra[],
-		      double timeout_s, struct gr_test_result *native, struct gr_test_result *green)
+		      double timeout_s, struct gr_test_result *native,
+		      struct gr_test_result *green)
 {
 	gr_test_run_native(argv, env_extra, timeout_s, native);
 	gr_test_run_green(argv, maxprocs, env_extra, timeout_s, green);
@@ -412,8 +413,9 @@ char *gr_test_diff(const char *a, const char *b)
 		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
 		if (la != lb || strncmp(a, b, la) != 0 || !a[la] != !b[lb]) {
 			char *d;
-			if (asprintf(&d, "line %d: native `%.*s`%s / green `%.*s`%s", line, (int)la, a,
-				     a[la] ? "" : " (end)", (int)lb, b, b[lb] ? "" : " (end)") < 0)
+			if (asprintf(&d, "line %d: native `%.*s`%s / green `%.*s`%s", line,
+				     (int)la, a, a[la] ? "" : " (end)", (int)lb, b,
+				     b[lb] ? "" : " (end)") < 0)
 				abort();
 			return d;
 		}

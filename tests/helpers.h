@@ -78,7 +78,8 @@ int gr_test_run_green(const char *const argv[], int maxprocs, const char *const 
 
 /* Runs argv natively, then under green with maxprocs; each run gets timeout_s. */
 void gr_test_run_both(const char *const argv[], int maxprocs, const char *const env_extra[],
-		      double timeout_s, struct gr_test_result *native, struct gr_test_result *green);
+		      double timeout_s, struct gr_test_result *native,
+		      struct gr_test_result *green);
 
 void gr_test_result_free(struct gr_test_result *r);
 

@@ -96,9 +96,9 @@ ParameterizedTest(int *pi, progs, native_vs_green, .timeout = 120)
 		char *gv = gr_test_value(green.out, c->keys[i]);
 		cr_assert(nv, "%s: native printed no %s=\n%s", c->name, c->keys[i],
 			  gr_test_describe(&native));
-		cr_expect(gv && strcmp(nv, gv) == 0, "%s MAXPROCS=%d: %s=%s natively, %s under green\n%s",
-			  c->name, c->maxprocs, c->keys[i], nv, gv ? gv : "(missing)",
-			  gr_test_describe(&green));
+		cr_expect(gv && strcmp(nv, gv) == 0,
+			  "%s MAXPROCS=%d: %s=%s natively, %s under green\n%s", c->name,
+			  c->maxprocs, c->keys[i], nv, gv ? gv : "(missing)", gr_test_describe(&green));
 		free(nv);
 		free(gv);
 	}

@@ -180,7 +180,8 @@ int main(int argc, char **argv)
 	consumer.join();
 
 	std::string fut = "none";
-	auto f = std::async(std::launch::async, []() -> int { throw std::logic_error("from async"); });
+	auto f = std::async(std::launch::async,
+			    []() -> int { throw std::logic_error("from async"); });
 	try {
 		f.get();
 	} catch (const std::logic_error &e) {

@@ -74,8 +74,8 @@ int main(int argc, char **argv)
 		for (long j = 0; j < k; j++) {
 			int rc = pthread_create(&t[j], NULL, worker, (void *)(uintptr_t)(base + j));
 			if (rc) {
-				printf("ERROR: pthread_create failed after %ld threads: %s\n", base + j,
-				       strerror(rc));
+				printf("ERROR: pthread_create failed after %ld threads: %s\n",
+				       base + j, strerror(rc));
 				printf("RSS_FLAT=FAIL\n");
 				return 1;
 			}

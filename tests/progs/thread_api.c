@@ -193,7 +193,8 @@ static void check_attr(void)
 	rc = pthread_attr_getstacksize(&a, &sz);
 	P("attr_default_stacksize", "%s %zu", ename(rc), sz);
 
-	PE("attr_setdetachstate_detached", pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED));
+	PE("attr_setdetachstate_detached",
+	   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED));
 	pthread_attr_getdetachstate(&a, &v);
 	P("attr_detachstate_roundtrip", "%s", yesno(v == PTHREAD_CREATE_DETACHED));
 	PE("attr_setdetachstate_invalid", pthread_attr_setdetachstate(&a, 99));
@@ -203,7 +204,8 @@ static void check_attr(void)
 	pthread_attr_getguardsize(&a, &sz);
 	P("attr_guardsize_roundtrip", "%zu", sz);
 
-	PE("attr_setinheritsched_explicit", pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED));
+	PE("attr_setinheritsched_explicit",
+	   pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED));
 	pthread_attr_getinheritsched(&a, &v);
 	P("attr_inheritsched_roundtrip", "%s", yesno(v == PTHREAD_EXPLICIT_SCHED));
 	PE("attr_setinheritsched_invalid", pthread_attr_setinheritsched(&a, 99));
@@ -252,7 +254,8 @@ static void check_attr(void)
 	PE("attr_setsigmask", pthread_attr_setsigmask_np(&a, &ss));
 	sigemptyset(&ss2);
 	PE("attr_getsigmask", pthread_attr_getsigmask_np(&a, &ss2));
-	P("attr_sigmask_roundtrip", "%s", yesno(sigismember(&ss2, SIGUSR1) && !sigismember(&ss2, SIGUSR2)));
+	P("attr_sigmask_roundtrip", "%s",
+	  yesno(sigismember(&ss2, SIGUSR1) && !sigismember(&ss2, SIGUSR2)));
 	PE("attr_destroy", pthread_attr_destroy(&a));
 }
 
@@ -319,7 +322,8 @@ static void check_stacks(void)
 	struct stackinfo other = {0};
 	fill_stackinfo(&other, t);
 	P("getattr_np_other", "%s", ename(other.rc));
-	P("getattr_np_other_same_stack", "%s", yesno(other.addr == si.addr && other.size == si.size));
+	P("getattr_np_other_same_stack", "%s",
+	  yesno(other.addr == si.addr && other.size == si.size));
 	gate_open(&g);
 	pthread_join(t, NULL);
 
@@ -345,8 +349,9 @@ static void check_stacks(void)
 	if (rc == 0)
 		pthread_join(t, NULL);
 	P("setstack_getattr", "%s", ename(si.rc));
-	P("setstack_local_in_buffer", "%s", yesno(si.local_inside && (char *)si.addr >= (char *)buf &&
-					      (char *)si.addr + si.size <= (char *)buf + ssz));
+	P("setstack_local_in_buffer", "%s",
+	  yesno(si.local_inside && (char *)si.addr >= (char *)buf &&
+		(char *)si.addr + si.size <= (char *)buf + ssz));
 	P("setstack_reported_exactly", "%s", yesno(si.addr == buf && si.size == ssz));
 	pthread_attr_destroy(&a);
 	/* reuse the same user stack for a second thread once the first was joined */
@@ -377,8 +382,8 @@ static void check_stacks(void)
 	si = (struct stackinfo){0};
 	pthread_create(&t, NULL, stack_thread, &si);
 	pthread_join(t, NULL);
-	P("default_1m_applies", "%s", yesno(si.rc == 0 && si.size >= (1 << 20) && si.size < (2 << 20) &&
-					 si.local_inside));
+	P("default_1m_applies", "%s",
+	  yesno(si.rc == 0 && si.size >= (1 << 20) && si.size < (2 << 20) && si.local_inside));
 	static char sb[64 << 10] __attribute__((aligned(4096)));
 	pthread_attr_setstack(&d1, sb, sizeof sb);
 	PE("setattr_default_np_with_stack", pthread_setattr_default_np(&d1));

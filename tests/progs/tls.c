@@ -220,8 +220,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (pthread_key_create(&key_always, dtor_always) || pthread_key_create(&key_once, dtor_once) ||
-	    pthread_key_create(&key_null, dtor_null)) {
+	if (pthread_key_create(&key_always, dtor_always) ||
+	    pthread_key_create(&key_once, dtor_once) || pthread_key_create(&key_null, dtor_null)) {
 		printf("ERROR: pthread_key_create\n");
 		return 1;
 	}
