@@ -98,7 +98,8 @@ ParameterizedTest(int *pi, progs, native_vs_green, .timeout = 120)
 			  gr_test_describe(&native));
 		cr_expect(gv && strcmp(nv, gv) == 0,
 			  "%s MAXPROCS=%d: %s=%s natively, %s under green\n%s", c->name,
-			  c->maxprocs, c->keys[i], nv, gv ? gv : "(missing)", gr_test_describe(&green));
+			  c->maxprocs, c->keys[i], nv, gv ? gv : "(missing)",
+			  gr_test_describe(&green));
 		free(nv);
 		free(gv);
 	}

@@ -1,0 +1,145 @@
+/* Unit tests of shim/stack.c, shim/tls.c and the context switch: G memory is laid out as
+ * glibc lays out a thread, each G's static TLS is its own and initialised from the image,
+ * recycling keeps the memory and resets the TLS, and a G runs on its own stack and TLS. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "arch.h"
+#include "glibc.h"
+#include "real.h"
+#include "stack.h"
+#include "tls.h"
+
+static __thread int tls_int = 1234;
+static __thread char tls_zero[64];
+
+static void setup(void)
+{
+	cr_assert_eq(gr_real_init(), 0);
+	cr_assert_eq(gr_glibc_init(), 0, "this glibc matches the one green knows");
+	gr_arch_fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0;
+}
+
+TestSuite(stack, .init = setup);
+
+static struct gr_stack_req default_req(void)
+{
+	return (struct gr_stack_req){.stack_size = 1 << 20, .guard_size = gr_stack_page()};
+}
+
+/* The address of this thread's variable v in the TLS of the thread whose TCB is tcb. */
+static void *tls_in(void *tcb, void *v)
+{
+	return (char *)tcb + ((char *)v - (char *)gr_arch_tp());
+}
+
+Test(stack, layout_matches_glibc)
+{
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	cr_assert_not_null(gp);
+	char *tcb = gp->tcb;
+	char *top = (char *)gp->map_base + gp->map_size;
+	cr_assert(tcb + GR_PT_SIZE <= top && tcb + GR_PT_SIZE + 64 > top, "TCB at the top");
+	cr_assert_eq(GR_PT(tcb, 0, void *), tcb);
+	cr_assert_eq(GR_PT(tcb, 16, void *), tcb);
+	cr_assert_eq(GR_PT(tcb, GR_PT_MULTIPLE_THREADS, int), 1);
+	cr_assert_eq(GR_PT(tcb, GR_TCB_G, struct gr_g *), gp);
+	cr_assert_gt(GR_PT(tcb, GR_PT_TID, pid_t), 1 << 22, "fake tid above pid_max");
+	cr_assert_eq(GR_PT(tcb, GR_PT_STACK_GUARD, uintptr_t),
+		     GR_PT(gr_arch_tp(), GR_PT_STACK_GUARD, uintptr_t));
+	cr_assert_eq(GR_PT(tcb, GR_PT_STACKBLOCK, void *), gp->map_base);
+	cr_assert_eq(GR_PT(tcb, GR_PT_GUARDSIZE, size_t), gr_stack_page());
+	cr_assert_eq(*(int32_t *)(tcb + gr_glibc.rseq_offset + 4), -2, "rseq unregistered");
+	cr_assert((char *)gp < tcb && (char *)gp->stack_lo + gp->stack_size == (char *)gp);
+	cr_assert_geq(gp->stack_size, (1 << 20) - 16384);
+	gr_stack_free_g(NULL, gp);
+}
+
+Test(stack, tls_is_initialised_from_the_image)
+{
+	struct gr_stack_req req = default_req();
+	tls_int = 99;
+	memset(tls_zero, 7, sizeof(tls_zero));
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	cr_assert_not_null(gp);
+	cr_assert_eq(*(int *)tls_in(gp->tcb, &tls_int), 1234);
+	char zero[64] = {0};
+	cr_assert_arr_eq(tls_in(gp->tcb, tls_zero), zero, 64);
+	cr_assert_eq(*(int *)tls_in(gp->tcb, &errno), 0);
+	gr_stack_free_g(NULL, gp);
+}
+
+Test(stack, recycled_g_keeps_memory_and_resets_tls)
+{
+	struct gr_p p = {0};
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(&p, &req);
+	void *tcb = gp->tcb;
+	pid_t tid = gp->tid;
+	*(int *)tls_in(tcb, &tls_int) = 5;
+	*(int *)tls_in(tcb, &errno) = EBADF;
+	gr_stack_free_g(&p, gp);
+	cr_assert_eq(p.ngfree, 1);
+	struct gr_g *again = gr_stack_alloc_g(&p, &req);
+	cr_assert_eq(again, gp, "the P's cache serves the next G");
+	cr_assert_eq(again->tcb, tcb);
+	cr_assert_eq(again->tid, tid, "a tid stays with its memory");
+	cr_assert_eq(*(int *)tls_in(tcb, &tls_int), 1234);
+	cr_assert_eq(*(int *)tls_in(tcb, &errno), 0);
+	gr_stack_free_g(NULL, again);
+}
+
+Test(stack, user_stack_holds_tcb_at_its_top)
+{
+	static char buf[256 << 10] __attribute__((aligned(4096)));
+	struct gr_stack_req req = {.user_addr = buf, .user_size = sizeof(buf)};
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	cr_assert_not_null(gp);
+	cr_assert(gp->user_stack);
+	cr_assert((char *)gp->tcb > buf && (char *)gp->tcb + GR_PT_SIZE <= buf + sizeof(buf));
+	cr_assert_eq(gp->stack_lo, buf);
+	gr_stack_free_g(NULL, gp);
+}
+
+Test(stack, min_size_fits_tls_and_stack)
+{
+	cr_assert_geq(gr_stack_min(), (size_t)PTHREAD_STACK_MIN + gr_glibc.tls_static_size);
+	cr_assert_eq(gr_stack_min() % gr_stack_page(), 0);
+}
+
+/* A G runs on its own stack with its own thread pointer, and switches back. */
+static struct gr_ctx main_ctx;
+static void *seen_tls, *seen_errno, *seen_sp;
+
+static void on_g(void *arg)
+{
+	struct gr_g *gp = arg;
+	int local;
+	seen_tls = &tls_int;
+	seen_errno = &errno;
+	seen_sp = &local;
+	errno = ENOENT;
+	gr_ctx_switch(&gp->ctx, &main_ctx);
+	__builtin_trap(); /* never resumed */
+}
+
+Test(stack, context_switch_runs_g_on_its_stack_and_tls)
+{
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	main_ctx.fs = gr_arch_tp();
+	gr_ctx_init(&gp->ctx, gp, gp->tcb, on_g, gp);
+	errno = 0;
+	gr_ctx_switch(&main_ctx, &gp->ctx);
+	cr_assert_eq(gr_arch_tp(), main_ctx.fs, "thread pointer restored");
+	cr_assert_eq(seen_tls, tls_in(gp->tcb, &tls_int));
+	cr_assert_eq(seen_errno, tls_in(gp->tcb, &errno));
+	cr_assert((char *)seen_sp > (char *)gp->stack_lo && (char *)seen_sp < (char *)gp);
+	cr_assert_eq(errno, 0, "the G's errno is its own");
+	cr_assert_eq(*(int *)tls_in(gp->tcb, &errno), ENOENT);
+	gr_stack_free_g(NULL, gp);
+}
