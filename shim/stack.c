@@ -41,6 +41,8 @@
 #define SCAVENGE_QUIET_NS 100000000 /* no reuse for this long: start emptying */
 #define SCAVENGE_BATCH 256
 #define GUARDED_MAX 16384
+#define MAP_BATCH 16		   /* unguarded stacks mapped per mmap call */
+#define MAP_BATCH_MAX (64 << 20) /* ...when each is at most this large */
 
 /* Protected by cache_lock. */
 static struct gr_lock cache_lock = GR_LOCK_INIT;
@@ -150,6 +152,33 @@ static struct gr_g *layout(char *lo, char *hi)
 	return gp;
 }
 
+static void munmap_g(const struct cold_map *m)
+{
+	tid_set(m->tid, NULL);
+	if (m->guard)
+		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
+	munmap(m->base, m->size);
+}
+
+/* Adds an empty address range to the cold list.  Returns false when the list is full. */
+static bool cold_push(const struct cold_map *m)
+{
+	gr_lock(&cache_lock);
+	if (ncold == cold_cap && ncold < COLD_MAX) {
+		int cap = cold_cap ? cold_cap * 2 : 1024;
+		struct cold_map *a = realloc(cold, cap * sizeof(*a));
+		if (a) {
+			cold = a;
+			cold_cap = cap;
+		}
+	}
+	bool ok = ncold < cold_cap;
+	if (ok)
+		cold[ncold++] = *m;
+	gr_unlock(&cache_lock);
+	return ok;
+}
+
 /* Lays out a G in the mapping [base, base + size) whose lowest guard bytes are PROT_NONE. */
 static struct gr_g *place_g(char *base, size_t size, size_t guard, pid_t tid)
 {
@@ -175,30 +204,30 @@ static struct gr_g *map_g(const struct gr_stack_req *req)
 				    "new ones get no guard page (vm.max_map_count)", "\n");
 		guard = 0;
 	}
-	char *base = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
+	/* Unguarded stacks come MAP_BATCH to a mapping call: the rest wait on the cold list
+	 * (untouched, so they cost address space only). */
+	size_t slot = size + guard, n = !guard && slot <= MAP_BATCH_MAX ? MAP_BATCH : 1;
+	char *base = mmap(NULL, slot * n, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
 		goto out_unguard;
 	if (guard && mprotect(base, guard, PROT_NONE) != 0)
 		goto out_unmap;
-	struct gr_g *gp = place_g(base, size + guard, guard, 0);
+	for (size_t i = 1; i < n; i++) {
+		struct cold_map m = {base + i * slot, slot, 0, gr_stack_new_tid(NULL)};
+		if (!cold_push(&m))
+			munmap_g(&m);
+	}
+	struct gr_g *gp = place_g(base, slot, guard, 0);
 	gp->tid = gr_stack_new_tid(gp);
 	return gp;
 
 out_unmap:
-	munmap(base, size + guard);
+	munmap(base, slot * n);
 out_unguard:
 	if (guard)
 		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
 	return NULL;
-}
-
-static void munmap_g(const struct cold_map *m)
-{
-	tid_set(m->tid, NULL);
-	if (m->guard)
-		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
-	munmap(m->base, m->size);
 }
 
 static void unmap_g(struct gr_g *gp)
@@ -268,27 +297,11 @@ static bool put_cold(struct gr_g *gp)
 {
 	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size, gp->tid};
 
-	gr_lock(&cache_lock);
-	if (ncold == cold_cap && ncold < COLD_MAX) {
-		int cap = cold_cap ? cold_cap * 2 : 1024;
-		struct cold_map *a = realloc(cold, cap * sizeof(*a));
-		if (a) {
-			cold = a;
-			cold_cap = cap;
-		}
-	}
-	bool ok = ncold < cold_cap;
-	gr_unlock(&cache_lock);
-	if (!ok)
+	if (ncold >= COLD_MAX) /* racy hint: cold_push decides */
 		return false;
 	gr_tls_fini(gp, true);
 	madvise(m.base + m.guard, m.size - m.guard, MADV_DONTNEED);
-	gr_lock(&cache_lock);
-	ok = ncold < cold_cap;
-	if (ok)
-		cold[ncold++] = m;
-	gr_unlock(&cache_lock);
-	if (!ok)
+	if (!cold_push(&m))
 		munmap_g(&m);
 	return true;
 }
