@@ -116,6 +116,7 @@ static struct gr_p *releasep(struct gr_m *mp)
 	GR_ASSERT(pp && pp->m == mp);
 	mp->p = NULL;
 	pp->m = NULL;
+	atomic_store_explicit(&pp->xstatus, GR_P_IDLE, memory_order_relaxed);
 	return pp;
 }
 
