@@ -228,9 +228,13 @@ static void startm(struct gr_p *pp, bool spinning)
 			return;
 		}
 	}
-	struct gr_m *mp = gr_sched.midle;
+	/* Any idle M but the timer M, which keeps sleeping until the next timer. */
+	struct gr_m **l = &gr_sched.midle;
+	if (*l && *l == gr_sched.timer_m && (*l)->schedlink)
+		l = &(*l)->schedlink;
+	struct gr_m *mp = *l;
 	if (mp) {
-		gr_sched.midle = mp->schedlink;
+		*l = mp->schedlink;
 		gr_sched.nmidle--;
 		if (gr_sched.timer_m == mp)
 			gr_sched.timer_m = NULL;
