@@ -4,8 +4,13 @@
  * a G with their own TCB and real tid, marked foreign.  A foreign G has no P: when it must
  * wait it blocks its OS thread on a futex (park.c), and wakers wake it with a futex.
  * A glibc TSD destructor frees the G when the thread exits.
+ *
+ * The G is mmap'd, not malloc'd: a foreign thread can be an allocator's own helper
+ * (jemalloc's background thread in Redis), and malloc could then take a mutex green
+ * interposes, which would adopt the same thread again, recursively.
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "glibc.h"
 #include "runtime.h"
@@ -19,7 +24,7 @@ static void foreign_exit(void *arg)
 
 	GR_PT(gp->tcb, GR_TCB_G, struct gr_g *) = NULL;
 	gp->magic = 0;
-	free(gp);
+	munmap(gp, sizeof(*gp));
 }
 
 void gr_foreign_init(void)
@@ -34,8 +39,8 @@ struct gr_g *gr_curg(void)
 	if (__builtin_expect(gp != NULL, 1))
 		return gp;
 	void *tcb = gr_arch_tp();
-	gp = calloc(1, sizeof(*gp));
-	if (!gp)
+	gp = mmap(NULL, sizeof(*gp), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (gp == MAP_FAILED)
 		gr_throw("out of memory adopting a thread");
 	gp->magic = GR_G_MAGIC;
 	gp->foreign = true;

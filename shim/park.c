@@ -76,7 +76,7 @@ static void park_timeout(struct gr_timer *t)
 
 	if (atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_TIMEDOUT,
 						    memory_order_acq_rel, memory_order_relaxed))
-		gr_ready_tail(w->gp);
+		gr_ready(w->gp);
 }
 
 struct park_unlock {
@@ -269,9 +269,11 @@ out:
 	return count < 0 ? count : count + moved;
 }
 
+/* A G whose timer fired runs next, as Go's goready does: behind a long run queue it would
+ * overshoot its deadline by the whole queue (sleepers with 100,000 Gs). */
 static void sleep_timeout(struct gr_timer *t)
 {
-	gr_ready_tail(t->arg);
+	gr_ready(t->arg);
 }
 
 static void sleep_unlock(void *arg)
