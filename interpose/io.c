@@ -1,27 +1,215 @@
-/* Blocking I/O: for now every read and write brackets the system call, so a G that
- * blocks in the kernel lets sysmon hand its P to another M (shim/sysmon.c). */
+/*
+ * read, write, readv, writev, pipe, pipe2, close, dup2, dup3 (and the fortified
+ * __read_chk).  Each blocking call becomes a struct gr_io for the netpoller
+ * (shim/netpoll.c): a socket or pipe parks the G while the call would block; a regular
+ * file makes the call under the system-call hand-off.
+ *
+ * A blocking write on a socket or pipe writes everything natively (barring signals and
+ * timeouts); the non-blocking form may write part, so write and writev carry on where it
+ * stopped unless the program set O_NONBLOCK itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim.h"
 
 #define GR_EXPORT __attribute__((visibility("default")))
+#define IOV_COPY 64 /* iovecs copied to continue a short writev; more: return short */
+
+static long ret_errno(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* ---- read, write ---------------------------------------------------------------------- */
+
+static long rw_nowait(struct gr_io *io, enum gr_fd_kind kind)
+{
+	bool out = io->mode == GR_IO_OUT;
+
+	if (kind == GR_FD_SOCK)
+		return gr_syscall6(out ? SYS_sendto : SYS_recvfrom, io->a[0], io->a[1], io->a[2],
+				   MSG_DONTWAIT, 0, 0);
+	struct iovec iov = {(void *)io->a[1], (size_t)io->a[2]};
+	return gr_syscall6(out ? SYS_pwritev2 : SYS_preadv2, io->a[0], (long)&iov, 1, -1, 0,
+			   RWF_NOWAIT);
+}
+
+static long rw_call(struct gr_io *io)
+{
+	return gr_syscall(io->mode == GR_IO_OUT ? SYS_write : SYS_read, io->a[0], io->a[1],
+			  io->a[2]);
+}
 
 GR_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	if (!gr_is_ready())
 		return gr_real.read(fd, buf, n);
-	gr_entersyscall();
-	ssize_t r = gr_real.read(fd, buf, n);
-	gr_exitsyscall();
-	return r;
+	struct gr_io io = {.fd = fd, .mode = GR_IO_IN, .nowait = rw_nowait, .call = rw_call,
+			   .a = {fd, (long)buf, (long)n}};
+	return ret_errno(gr_netpoll_io(&io));
+}
+
+GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__builtin_trap(); /* glibc's __chk_fail: a buffer overflow caught */
+	return read(fd, buf, n);
+}
+
+/* Whether a short write made without blocking is continued (see the top). */
+static bool write_continues(const struct gr_io *io)
+{
+	return !io->nonblock && (io->kind == GR_FD_SOCK || io->kind == GR_FD_PIPE);
 }
 
 GR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (!gr_is_ready())
 		return gr_real.write(fd, buf, n);
-	gr_entersyscall();
-	ssize_t r = gr_real.write(fd, buf, n);
-	gr_exitsyscall();
+	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = rw_nowait, .call = rw_call,
+			   .a = {fd}};
+	size_t done = 0;
+	for (;;) {
+		io.a[1] = (long)buf + (long)done;
+		io.a[2] = (long)(n - done);
+		long r = gr_netpoll_io(&io);
+		if (r < 0)
+			return done ? (ssize_t)done : ret_errno(r);
+		done += (size_t)r;
+		if (done >= n || r == 0 || !write_continues(&io))
+			return (ssize_t)done;
+	}
+}
+
+/* ---- readv, writev -------------------------------------------------------------------- */
+
+static long rwv_nowait(struct gr_io *io, enum gr_fd_kind kind)
+{
+	bool out = io->mode == GR_IO_OUT;
+
+	if (kind == GR_FD_SOCK) {
+		struct msghdr m = {.msg_iov = (struct iovec *)io->a[1], .msg_iovlen = io->a[2]};
+		return gr_syscall(out ? SYS_sendmsg : SYS_recvmsg, io->a[0], &m, MSG_DONTWAIT);
+	}
+	return gr_syscall6(out ? SYS_pwritev2 : SYS_preadv2, io->a[0], io->a[1], io->a[2], -1, 0,
+			   RWF_NOWAIT);
+}
+
+static long rwv_call(struct gr_io *io)
+{
+	return gr_syscall(io->mode == GR_IO_OUT ? SYS_writev : SYS_readv, io->a[0], io->a[1],
+			  io->a[2]);
+}
+
+GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	if (!gr_is_ready())
+		return gr_real.readv(fd, iov, cnt);
+	struct gr_io io = {.fd = fd, .mode = GR_IO_IN, .nowait = rwv_nowait, .call = rwv_call,
+			   .a = {fd, (long)iov, cnt}};
+	return ret_errno(gr_netpoll_io(&io));
+}
+
+/* Drops the first n bytes of the iovec array *iov (of *cnt entries), in place. */
+static void iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	while (*cnt > 0 && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt > 0) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
+GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	if (!gr_is_ready())
+		return gr_real.writev(fd, iov, cnt);
+	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = rwv_nowait, .call = rwv_call,
+			   .a = {fd, (long)iov, cnt}};
+	long r = gr_netpoll_io(&io);
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	if (r < 0 || (size_t)r >= total || r == 0 || !write_continues(&io) || cnt > IOV_COPY)
+		return ret_errno(r);
+	struct iovec copy[IOV_COPY], *v = copy;
+	int n = cnt;
+	size_t done = (size_t)r;
+	memcpy(copy, iov, sizeof(*iov) * cnt);
+	iov_advance(&v, &n, done);
+	while (done < total) {
+		io.a[1] = (long)v;
+		io.a[2] = n;
+		r = gr_netpoll_io(&io);
+		if (r <= 0 || !write_continues(&io))
+			return r < 0 ? (ssize_t)done : (ssize_t)(done + (size_t)r);
+		done += (size_t)r;
+		iov_advance(&v, &n, (size_t)r);
+	}
+	return (ssize_t)done;
+}
+
+/* ---- descriptors: creation and close -------------------------------------------------- */
+
+GR_EXPORT int pipe2(int fds[2], int flags)
+{
+	int r = gr_real.pipe2(fds, flags);
+
+	if (r == 0 && gr_is_ready()) {
+		gr_netpoll_fd_new(fds[0], false);
+		gr_netpoll_fd_new(fds[1], false);
+	}
 	return r;
+}
+
+GR_EXPORT int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+GR_EXPORT int close(int fd)
+{
+	if (!gr_is_ready())
+		return gr_real.close(fd);
+	if (gr_netpoll_own_fd(fd))
+		return 0; /* the poller's epoll or eventfd: the program did not open it */
+	gr_netpoll_close_begin(fd);
+	long r = gr_syscall(SYS_close, fd, 0, 0);
+	gr_netpoll_close_end(fd);
+	return (int)ret_errno(r);
+}
+
+GR_EXPORT int dup3(int old, int new, int flags)
+{
+	if (!gr_is_ready() || old == new)
+		return gr_real.dup3(old, new, flags);
+	if (gr_netpoll_own_fd(new)) {
+		errno = EBUSY;
+		return -1;
+	}
+	gr_netpoll_close_begin(new);
+	long r = gr_syscall(SYS_dup3, old, new, flags);
+	gr_netpoll_close_end(new);
+	return (int)ret_errno(r);
+}
+
+GR_EXPORT int dup2(int old, int new)
+{
+	if (!gr_is_ready() || old == new)
+		return gr_real.dup2(old, new);
+	return dup3(old, new, 0);
 }

@@ -34,6 +34,7 @@
 
 #include "arch/x86_64/syscall.h"
 #include "glibc.h"
+#include "netpoll.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -308,6 +309,7 @@ static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 
 void gr_proc_timer_added(int64_t when)
 {
+	gr_netpoll_timer_added(when); /* the M blocked in epoll may sleep past it */
 	if (!gr_sched.timer_m) /* racy hint: the timer M re-reads timers when it wakes */
 		return;
 	gr_lock(&gr_sched.lock);
@@ -352,6 +354,25 @@ static bool any_work(void)
 	return false;
 }
 
+/* The one M blocked in the netpoller (Go: findrunnable's blocking netpoll), until an
+ * event, a break, or the earliest timer.  Events found: takes an idle P first, so the
+ * readied Gs go to its run queue (else to the global one).  Returns true holding a P. */
+static bool netpoll_idle(struct gr_m *mp)
+{
+	struct gr_np_batch b;
+
+	/* Timers read after the claim: see gr_netpoll_block_claim. */
+	gr_netpoll_block(&b, earliest_timer());
+	gr_netpoll_block_release();
+	if (b.n == 0)
+		return false;
+	struct gr_p *pp = pidleget();
+	if (pp)
+		acquirep(mp, pp);
+	gr_netpoll_deliver(&b);
+	return pp != NULL;
+}
+
 /* An M without a P waits for one: returns holding a P. */
 static void m_idle(struct gr_m *mp)
 {
@@ -363,6 +384,11 @@ static void m_idle(struct gr_m *mp)
 				acquirep(mp, pp);
 				return;
 			}
+		}
+		if (gr_netpoll_block_claim()) {
+			if (netpoll_idle(mp))
+				return;
+			continue;
 		}
 		struct gr_p *pp = stopm(mp, next == INT64_MAX ? 0 : next);
 		if (pp) {
@@ -453,6 +479,10 @@ top:
 		if (gp)
 			return gp;
 	}
+	/* Go: netpoll(0) before stealing, when some G waits on a descriptor and no M is
+	 * blocked in the poller already. */
+	if (gr_netpoll_worth_polling() && gr_netpoll_poll() > 0 && (gp = gr_runq_get(pp, inherit)))
+		return gp;
 	int busy = gr_sched.nprocs - atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed);
 	if (gr_sched.nprocs > 1 &&
 	    (mp->spinning ||

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 
+#include "netpoll.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -76,7 +77,10 @@ static void *sysmon_main(void *arg)
 	(void)arg;
 	for (;;) {
 		gr_futex_wait(&never, 0, gr_nanotime() + delay);
-		if (retake(gr_nanotime())) {
+		int64_t now = gr_nanotime();
+		int n = retake(now);
+		n += gr_netpoll_sysmon(now); /* nobody polled for 10 ms */
+		if (n) {
 			idle = 0;
 			delay = TICK_MIN_NS;
 		} else if (++idle > IDLE_ROUNDS && delay < TICK_MAX_NS) {
