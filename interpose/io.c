@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -212,4 +214,51 @@ GR_EXPORT int dup2(int old, int new)
 	if (!gr_is_ready() || old == new)
 		return gr_real.dup2(old, new);
 	return dup3(old, new, 0);
+}
+
+/* ---- flags: fcntl and ioctl only tell the netpoller that O_NONBLOCK may have changed -- */
+
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	if (cmd != F_SETFL || !gr_is_ready())
+		return real(fd, cmd, arg);
+	gr_netpoll_flags_changed();
+	int r = real(fd, cmd, arg);
+	gr_netpoll_flags_changed();
+	return r;
+}
+
+GR_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *); /* int or pointer: the same register either way */
+	va_end(ap);
+	return do_fcntl(gr_real.fcntl, fd, cmd, arg);
+}
+
+GR_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return do_fcntl(gr_real.fcntl64, fd, cmd, arg);
+}
+
+GR_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req != FIONBIO || !gr_is_ready())
+		return gr_real.ioctl(fd, req, arg);
+	gr_netpoll_flags_changed();
+	int r = gr_real.ioctl(fd, req, arg);
+	gr_netpoll_flags_changed();
+	return r;
 }

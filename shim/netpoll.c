@@ -81,6 +81,9 @@ struct pd {
 	/* Atomic: (life << 32) | kind | INFO_*: what is known of that life.  Written under
 	 * lock, read without it. */
 	_Atomic uint64_t xinfo;
+	/* Atomic: (life << 32) | (flags epoch << 1) | O_NONBLOCK, as F_GETFL said in that
+	 * life and epoch (see pd_nonblock). */
+	_Atomic uint64_t xflags;
 	/* Protected by lock: SO_RCVTIMEO/SO_SNDTIMEO (ns, 0 = none) of life timeo_seq as of
 	 * timeo_epoch. */
 	uint32_t timeo_seq, timeo_epoch;
@@ -99,6 +102,7 @@ static _Atomic int64_t xpoll_until; /* its deadline; INT64_MAX = none */
 static _Atomic int64_t xlastpoll;   /* last poll (monotonic ns); 0 while one M blocks */
 static _Atomic uint32_t xwakesig;   /* the break eventfd has been written, not yet read */
 static _Atomic uint32_t xtimeo_epoch;
+static _Atomic uint32_t xflags_epoch; /* bumped around every F_SETFL and FIONBIO */
 
 static struct pd *pd_lookup(int fd, bool create)
 {
@@ -166,6 +170,23 @@ bool gr_netpoll_own_fd(int fd)
 
 /* ---- descriptor state ---------------------------------------------------------------- */
 
+/* The fd's current life.  Odd means a close or dup2 over the fd is between its two bumps:
+ * the number may already belong to a new descriptor (the real close has returned and
+ * another thread's socket() got the number), so wait for the closer's second bump, which
+ * follows the real call at once. */
+static uint32_t pd_seq(struct pd *pd)
+{
+	for (int spins = 0;; spins++) {
+		uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_acquire);
+		if (!(seq & 1))
+			return seq;
+		if (spins < 100)
+			gr_arch_pause();
+		else
+			gr_yield();
+	}
+}
+
 static enum gr_fd_kind classify(int fd, int *err)
 {
 	struct stat st;
@@ -190,7 +211,7 @@ static enum gr_fd_kind classify(int fd, int *err)
 }
 
 /* The info word of life seq of fd, classifying the descriptor if this life is new.
- * Returns 0 with *info set, or -EBADF. */
+ * Returns 0 with *info set, -EBADF (fstat's error), or -ESTALE when the life changed. */
 static int pd_info(struct pd *pd, int fd, uint32_t seq, uint64_t *info)
 {
 	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_acquire);
@@ -204,7 +225,7 @@ static int pd_info(struct pd *pd, int fd, uint32_t seq, uint64_t *info)
 	in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
 	if (atomic_load_explicit(&pd->xseq, memory_order_relaxed) != seq) {
 		gr_unlock(&pd->lock);
-		return -EBADF;
+		return -ESTALE; /* a new life began: the caller starts over */
 	}
 	if ((uint32_t)(in >> 32) != seq || !(in & INFO_KIND)) {
 		enum gr_fd_kind k = classify(fd, &err);
@@ -220,8 +241,8 @@ static int pd_info(struct pd *pd, int fd, uint32_t seq, uint64_t *info)
 	return 0;
 }
 
-/* Registers life seq of fd with epoll (once).  Returns 0, -EBADF, or -EPERM when epoll
- * cannot watch it (then the kind becomes PLAIN). */
+/* Registers life seq of fd with epoll (once).  Returns 0, -ESTALE (the life changed),
+ * -EPERM when epoll cannot watch it (then the kind becomes PLAIN), or epoll_ctl's error. */
 static int pd_register(struct pd *pd, int fd, uint32_t seq)
 {
 	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_acquire);
@@ -236,7 +257,7 @@ static int pd_register(struct pd *pd, int fd, uint32_t seq)
 	if (atomic_load_explicit(&pd->xseq, memory_order_relaxed) != seq ||
 	    (uint32_t)(in >> 32) != seq) {
 		gr_unlock(&pd->lock);
-		return -EBADF;
+		return -ESTALE;
 	}
 	if (!(in & INFO_REGISTERED)) {
 		struct epoll_event e = {
@@ -297,7 +318,7 @@ void gr_netpoll_fd_new(int fd, bool fresh_sock)
 
 	if (!pd)
 		return;
-	uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_acquire);
+	uint32_t seq = pd_seq(pd);
 	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_acquire);
 	if ((uint32_t)(in >> 32) == seq && (in & ~INFO_FRESH & 0xffffffffu)) {
 		/* State of an earlier descriptor whose close no hook saw. */
@@ -397,19 +418,23 @@ int gr_netpoll_arm(int fd, struct gr_np_token *tok)
 	struct pd *pd = pd_lookup(fd, true);
 	if (!pd)
 		return -EPERM;
-	uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_acquire);
-	if (seq & 1)
-		return -EBADF;
-	uint64_t in;
-	int r = pd_info(pd, fd, seq, &in);
-	if (r)
-		return r;
-	if ((in & INFO_KIND) == GR_FD_PLAIN)
-		return -EPERM;
-	tok->pd = pd;
-	tok->seq = seq;
-	tok->gen = atomic_load_explicit(&pd->xgen, memory_order_seq_cst);
-	return pd_register(pd, fd, seq);
+	for (;;) {
+		uint32_t seq = pd_seq(pd);
+		uint64_t in;
+		int r = pd_info(pd, fd, seq, &in);
+		if (r == -ESTALE)
+			continue;
+		if (r)
+			return r;
+		if ((in & INFO_KIND) == GR_FD_PLAIN)
+			return -EPERM;
+		tok->pd = pd;
+		tok->seq = seq;
+		tok->gen = atomic_load_explicit(&pd->xgen, memory_order_seq_cst);
+		r = pd_register(pd, fd, seq);
+		if (r != -ESTALE)
+			return r;
+	}
 }
 
 int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline)
@@ -427,11 +452,28 @@ static long handoff_call(struct gr_io *io)
 	return r;
 }
 
-static bool fd_nonblock(int fd)
+/* The program's O_NONBLOCK on fd, cached per life until the program changes some
+ * descriptor's flags (gr_netpoll_flags_changed bumps the epoch before and after the
+ * change, so a racing F_GETFL is never cached under the final epoch).  A change made by
+ * another process, or by a raw system call, is not seen (documented). */
+static bool pd_nonblock(struct pd *pd, int fd, uint32_t seq)
 {
-	long fl = gr_syscall(SYS_fcntl, fd, F_GETFL, 0);
+	uint32_t ep = atomic_load_explicit(&xflags_epoch, memory_order_acquire) & 0x7fffffff;
+	uint64_t c = atomic_load_explicit(&pd->xflags, memory_order_acquire);
 
-	return fl >= 0 && (fl & O_NONBLOCK);
+	if ((uint32_t)(c >> 32) == seq && ((uint32_t)c >> 1) == ep)
+		return c & 1;
+	long fl = gr_syscall(SYS_fcntl, fd, F_GETFL, 0);
+	bool nb = fl >= 0 && (fl & O_NONBLOCK);
+	if (fl >= 0)
+		atomic_store_explicit(&pd->xflags, (uint64_t)seq << 32 | ep << 1 | nb,
+				      memory_order_release);
+	return nb;
+}
+
+void gr_netpoll_flags_changed(void)
+{
+	atomic_fetch_add_explicit(&xflags_epoch, 1, memory_order_acq_rel);
 }
 
 /* Zero-timeout poll of fd for the direction of io: true if the call would not block. */
@@ -453,11 +495,11 @@ long gr_netpoll_io(struct gr_io *io)
 	if (!pd)
 		return io->call(io);
 	for (;;) {
-		uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_acquire);
-		if (seq & 1)
-			return -EBADF;
+		uint32_t seq = pd_seq(pd);
 		uint64_t in;
 		int r = pd_info(pd, io->fd, seq, &in);
+		if (r == -ESTALE)
+			continue;
 		if (r)
 			return r;
 		enum gr_fd_kind kind = in & INFO_KIND;
@@ -486,11 +528,13 @@ long gr_netpoll_io(struct gr_io *io)
 			return handoff_call(io);
 		}
 		/* The call would block. */
-		if ((io->nonblock = fd_nonblock(io->fd)))
+		if ((io->nonblock = pd_nonblock(pd, io->fd, seq)))
 			return io->nowait && kind != GR_FD_READY ? -EAGAIN : io->call(io);
 		r = pd_register(pd, io->fd, seq);
 		if (r == -EPERM)
 			return handoff_call(io);
+		if (r == -ESTALE)
+			continue;
 		if (r)
 			return r;
 		if (!io->deadline) {
@@ -557,8 +601,7 @@ int gr_netpoll_deliver(struct gr_np_batch *b)
 
 bool gr_netpoll_worth_polling(void)
 {
-	return atomic_load_explicit(&xwaiters, memory_order_relaxed) > 0 &&
-	       atomic_load_explicit(&xlastpoll, memory_order_relaxed) != 0;
+	return atomic_load_explicit(&xwaiters, memory_order_relaxed) > 0;
 }
 
 int gr_netpoll_poll(void)

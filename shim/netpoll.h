@@ -84,6 +84,10 @@ bool gr_netpoll_take_fresh(int fd);
 /* setsockopt of SO_RCVTIMEO/SO_SNDTIMEO somewhere: cached timeouts are stale. */
 void gr_netpoll_timeo_changed(void);
 
+/* fcntl F_SETFL or ioctl FIONBIO on some descriptor: call before and after the change
+ * (cached O_NONBLOCK flags are stale). */
+void gr_netpoll_flags_changed(void);
+
 /* True for the poller's own descriptors (the program must not close them). */
 bool gr_netpoll_own_fd(int fd);
 

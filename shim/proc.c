@@ -354,6 +354,25 @@ static bool any_work(void)
 	return false;
 }
 
+/* Readies the Gs of b (or of a non-blocking poll when b is NULL) into mp's P.  As in Go,
+ * where findrunnable runs the first G netpoll returns itself and injects the rest: the
+ * first wakes no other M (the caller counts as spinning meanwhile, so gr_wakep stays
+ * quiet); more than one wakes one.  Returns how many were readied. */
+static int netpoll_deliver(struct gr_m *mp, struct gr_np_batch *b)
+{
+	bool quiet = !mp->spinning && mp->p;
+
+	if (quiet)
+		atomic_fetch_add_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+	int n = b ? gr_netpoll_deliver(b) : gr_netpoll_poll();
+	if (quiet) {
+		atomic_fetch_sub_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+		if (n > 1)
+			gr_wakep();
+	}
+	return n;
+}
+
 /* The one M blocked in the netpoller (Go: findrunnable's blocking netpoll), until an
  * event, a break, or the earliest timer.  Events found: takes an idle P first, so the
  * readied Gs go to its run queue (else to the global one).  Returns true holding a P. */
@@ -369,7 +388,7 @@ static bool netpoll_idle(struct gr_m *mp)
 	struct gr_p *pp = pidleget();
 	if (pp)
 		acquirep(mp, pp);
-	gr_netpoll_deliver(&b);
+	netpoll_deliver(mp, &b);
 	return pp != NULL;
 }
 
@@ -479,9 +498,11 @@ top:
 		if (gp)
 			return gp;
 	}
-	/* Go: netpoll(0) before stealing, when some G waits on a descriptor and no M is
-	 * blocked in the poller already. */
-	if (gr_netpoll_worth_polling() && gr_netpoll_poll() > 0 && (gp = gr_runq_get(pp, inherit)))
+	/* Go: netpoll(0) before stealing, when some G waits on a descriptor.  Not while
+	 * spinning: a spinner would poll on every round of its SPIN_NS loop and take the
+	 * events of a busy P's Gs to another CPU. */
+	if (!mp->spinning && gr_netpoll_worth_polling() && netpoll_deliver(mp, NULL) > 0 &&
+	    (gp = gr_runq_get(pp, inherit)))
 		return gp;
 	int busy = gr_sched.nprocs - atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed);
 	if (gr_sched.nprocs > 1 &&

@@ -74,6 +74,9 @@
 	X(int, socket, (int, int, int))                                                 \
 	X(int, socketpair, (int, int, int, int *))                                      \
 	X(int, setsockopt, (int, int, int, const void *, socklen_t))                    \
+	X(int, fcntl, (int, int, ...))                                                  \
+	X(int, fcntl64, (int, int, ...))                                                \
+	X(int, ioctl, (int, unsigned long, ...))                                        \
 	X(int, pipe, (int *))                                                           \
 	X(int, pipe2, (int *, int))                                                     \
 	X(int, close, (int))                                                            \

@@ -534,13 +534,17 @@ static void *many_client(void *arg)
 {
 	int port = (int)(long)arg;
 	int s = dial(port);
-	if (s < 0)
+	if (s < 0) {
+		fprintf(stderr, "many: dial: %s\n", strerror(errno));
 		return (void *)1;
+	}
 	char buf[16];
 	for (int i = 0; i < 50; i++) {
 		memset(buf, 'a' + i % 26, sizeof buf);
-		if (write(s, buf, sizeof buf) != sizeof buf || read_full(s, buf, sizeof buf))
+		if (write(s, buf, sizeof buf) != sizeof buf || read_full(s, buf, sizeof buf)) {
+			fprintf(stderr, "many: round %d: %s\n", i, strerror(errno));
 			return (void *)1;
+		}
 		if (buf[15] != 'a' + i % 26)
 			return (void *)1;
 	}
@@ -553,8 +557,10 @@ static void *many_acceptor(void *arg)
 	pthread_t *ts = arg;
 	for (int i = 0; i < NCONN; i++) {
 		int c = accept(lsock, NULL, NULL);
-		if (c < 0)
+		if (c < 0) {
+			fprintf(stderr, "many: accept: %s\n", strerror(errno));
 			return (void *)1;
+		}
 		ts[i] = spawn(many_conn, (void *)(long)c);
 	}
 	return NULL;
