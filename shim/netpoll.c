@@ -675,3 +675,29 @@ int gr_netpoll_sysmon(int64_t now)
 		return 0;
 	return gr_netpoll_poll();
 }
+
+void gr_netpoll_fork_child(void)
+{
+	/* The child shares the parent's epoll instance: leave it (closing the child's copies
+	 * of both descriptors) and start a new one on the next registration. */
+	if (gr_netpoll_inited()) {
+		gr_syscall(SYS_close, epfd, 0, 0);
+		gr_syscall(SYS_close, evfd, 0, 0);
+	}
+	epfd = evfd = -1;
+	atomic_store_explicit(&xinit, 0, memory_order_relaxed);
+	atomic_store_explicit(&xwaiters, 0, memory_order_relaxed);
+	atomic_store_explicit(&xblocked, false, memory_order_relaxed);
+	atomic_store_explicit(&xwakesig, 0, memory_order_relaxed);
+	init_lock = (struct gr_lock)GR_LOCK_INIT;
+	for (int c = 0; c < NCHUNKS; c++) {
+		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_relaxed);
+		for (int i = 0; chunk && i < CHUNK_SIZE; i++) {
+			struct pd *pd = &chunk[i];
+			pd->lock = (struct gr_lock)GR_LOCK_INIT;
+			uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+			atomic_store_explicit(&pd->xinfo, in & ~(uint64_t)INFO_REGISTERED,
+					      memory_order_relaxed);
+		}
+	}
+}

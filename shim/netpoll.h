@@ -91,6 +91,11 @@ void gr_netpoll_flags_changed(void);
 /* True for the poller's own descriptors (the program must not close them). */
 bool gr_netpoll_own_fd(int fd);
 
+/* In a fork child, while it is single-threaded: forget the parent's epoll instance (it
+ * is shared with the parent) and every registration; the next wait registers anew.
+ * For the fork support to call. */
+void gr_netpoll_fork_child(void);
+
 /* ---- the scheduler side (proc.c, sysmon.c) ------------------------------------------ */
 
 /* Events taken from epoll, not yet delivered. */

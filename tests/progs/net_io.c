@@ -517,6 +517,7 @@ static void case_udp(void)
 /* ---- many connections: thread per connection ------------------------------------------ */
 
 #define NCONN 200
+static int many_rounds = 50;
 
 static void *many_conn(void *arg)
 {
@@ -539,7 +540,7 @@ static void *many_client(void *arg)
 		return (void *)1;
 	}
 	char buf[16];
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < many_rounds; i++) {
 		memset(buf, 'a' + i % 26, sizeof buf);
 		if (write(s, buf, sizeof buf) != sizeof buf || read_full(s, buf, sizeof buf)) {
 			fprintf(stderr, "many: round %d: %s\n", i, strerror(errno));
@@ -586,6 +587,17 @@ static void case_many(void)
 	for (int i = 0; i < NCONN; i++)
 		join(srv[i]);
 	close(lsock);
+}
+
+/* Connections made and closed by many threads at once: fd numbers are reused while other
+ * threads close theirs (regression: a socket that got the number of an fd whose close
+ * was between its two life bumps saw EBADF from connect). */
+static void case_churn(void)
+{
+	many_rounds = 1;
+	for (int i = 0; i < 5 && !fail[0]; i++)
+		case_many();
+	many_rounds = 50;
 }
 
 /* ---- FIFO ----------------------------------------------------------------------------- */
@@ -674,7 +686,7 @@ static const struct net_case cases[] = {
 	{"pipe", case_pipe},	     {"bigwrite", case_bigwrite}, {"nonblock", case_nonblock},
 	{"timeouts", case_timeouts}, {"pollwait", case_pollwait}, {"eventfd", case_eventfd},
 	{"stdout", case_stdout},     {"tcp", case_tcp},	     {"reset", case_reset},	  {"udp", case_udp},
-	{"many", case_many},	     {"fifo", case_fifo},	  {"closewait", case_closewait},
+	{"many", case_many},	     {"churn", case_churn},	     {"fifo", case_fifo},	  {"closewait", case_closewait},
 };
 
 int main(int argc, char **argv)
