@@ -1,6 +1,6 @@
 /*
- * read, write, readv, writev, pipe, pipe2, close, dup2, dup3 (and the fortified
- * __read_chk).  Each blocking call becomes a struct gr_io for the netpoller
+ * read, write, readv, writev, sendfile, splice, pipe, pipe2, close, dup2, dup3 (and the
+ * fortified __read_chk).  Each blocking call becomes a struct gr_io for the netpoller
  * (shim/netpoll.c): a socket or pipe parks the G while the call would block; a regular
  * file makes the call under the system-call hand-off.
  *
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/sendfile.h>
 #include <sys/ioctl.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -163,6 +164,42 @@ GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 		iov_advance(&v, &n, (size_t)r);
 	}
 	return (ssize_t)done;
+}
+
+/* ---- sendfile, splice ---------------------------------------------------------------- */
+
+/* No per-call non-blocking form that covers both ends: wait until the pollable end is
+ * ready, then make the call under the system-call hand-off.  a: the six arguments. */
+static long sendfile_call(struct gr_io *io)
+{
+	return gr_syscall4(SYS_sendfile, io->a[0], io->a[1], io->a[2], io->a[3]);
+}
+
+GR_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	if (!gr_is_ready())
+		return gr_real.sendfile(out, in, off, count);
+	struct gr_io io = {.fd = out, .mode = GR_IO_OUT, .call = sendfile_call,
+			   .a = {out, in, (long)off, (long)count}};
+	return ret_errno(gr_netpoll_io(&io));
+}
+
+static long splice_call(struct gr_io *io)
+{
+	return gr_syscall6(SYS_splice, io->a[0], io->a[1], io->a[2], io->a[3], io->a[4],
+			   io->a[5]);
+}
+
+GR_EXPORT ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t len,
+			 unsigned flags)
+{
+	if (!gr_is_ready() || (flags & SPLICE_F_NONBLOCK))
+		return gr_real.splice(in, offin, out, offout, len, flags);
+	/* Wait on the input end (a regular file as input: the call goes under the hand-off,
+	 * which covers a full output pipe or socket too). */
+	struct gr_io io = {.fd = in, .mode = GR_IO_IN, .call = splice_call,
+			   .a = {in, (long)offin, out, (long)offout, (long)len, flags}};
+	return ret_errno(gr_netpoll_io(&io));
 }
 
 /* ---- descriptors: creation and close -------------------------------------------------- */

@@ -74,6 +74,8 @@
 	X(int, socket, (int, int, int))                                                 \
 	X(int, socketpair, (int, int, int, int *))                                      \
 	X(int, setsockopt, (int, int, int, const void *, socklen_t))                    \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t))                               \
+	X(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned))            \
 	X(int, fcntl, (int, int, ...))                                                  \
 	X(int, fcntl64, (int, int, ...))                                                \
 	X(int, ioctl, (int, unsigned long, ...))                                        \

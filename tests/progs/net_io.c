@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -600,6 +601,57 @@ static void case_churn(void)
 	many_rounds = 50;
 }
 
+/* ---- sendfile and splice into a pipe whose reader is another thread ------------------ */
+
+static int sf_pipe[2];
+
+static void *sf_reader(void *arg)
+{
+	size_t *got = arg;
+	char buf[4096];
+	ssize_t r;
+	while ((r = read(sf_pipe[0], buf, sizeof buf)) > 0)
+		*got += r;
+	return NULL;
+}
+
+static void case_sendfile(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/tmp/green-net-sf-%d", (int)getpid());
+	int f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	static char big[256 << 10];
+	memset(big, 'f', sizeof big);
+	CHECK(f >= 0 && write(f, big, sizeof big) == (ssize_t)sizeof big);
+	unlink(path);
+	CHECK(pipe(sf_pipe) == 0);
+	size_t got = 0;
+	pthread_t t = spawn(sf_reader, &got);
+	off_t off = 0;
+	size_t sent = 0;
+	while (sent < sizeof big) { /* 256 KiB through a 64 KiB pipe: it must wait */
+		ssize_t r = sendfile(sf_pipe[1], f, &off, sizeof big - sent);
+		if (r <= 0)
+			break;
+		sent += r;
+	}
+	CHECK(sent == sizeof big);
+	loff_t loff = 0;
+	sent = 0;
+	while (sent < sizeof big) {
+		ssize_t r = splice(f, &loff, sf_pipe[1], NULL, sizeof big - sent, 0);
+		if (r <= 0)
+			break;
+		sent += r;
+	}
+	CHECK(sent == sizeof big);
+	close(sf_pipe[1]);
+	join(t);
+	CHECK(got == 2 * sizeof big);
+	close(sf_pipe[0]);
+	close(f);
+}
+
 /* ---- FIFO ----------------------------------------------------------------------------- */
 
 static char fifo_path[64];
@@ -683,10 +735,21 @@ struct net_case {
 };
 
 static const struct net_case cases[] = {
-	{"pipe", case_pipe},	     {"bigwrite", case_bigwrite}, {"nonblock", case_nonblock},
-	{"timeouts", case_timeouts}, {"pollwait", case_pollwait}, {"eventfd", case_eventfd},
-	{"stdout", case_stdout},     {"tcp", case_tcp},	     {"reset", case_reset},	  {"udp", case_udp},
-	{"many", case_many},	     {"churn", case_churn},	     {"fifo", case_fifo},	  {"closewait", case_closewait},
+	{"pipe", case_pipe},
+	{"bigwrite", case_bigwrite},
+	{"nonblock", case_nonblock},
+	{"timeouts", case_timeouts},
+	{"pollwait", case_pollwait},
+	{"eventfd", case_eventfd},
+	{"stdout", case_stdout},
+	{"tcp", case_tcp},
+	{"reset", case_reset},
+	{"udp", case_udp},
+	{"many", case_many},
+	{"churn", case_churn},
+	{"fifo", case_fifo},
+	{"sendfile", case_sendfile},
+	{"closewait", case_closewait},
 };
 
 int main(int argc, char **argv)
