@@ -214,3 +214,40 @@ ParameterizedTest(int *pi, netpoll, echo, .timeout = 150)
 	free(srv);
 	free(cli);
 }
+
+/* ---- memcached (Debian's) under green, checked by a threaded client of ours ---------- */
+
+ParameterizedTestParameters(netpoll, memcached)
+{
+	static int procs[] = {1, 2};
+	return cr_make_param_array(int, procs, 2);
+}
+
+ParameterizedTest(int *maxprocs, netpoll, memcached, .timeout = 120)
+{
+	if (access("/usr/bin/memcached", X_OK) != 0)
+		cr_skip("memcached is not installed (apt-get install memcached)");
+	char *cli = gr_test_prog("net_mcclient");
+	gr_test_need_lib();
+	char port[16];
+	snprintf(port, sizeof port, "%d", free_port());
+	/* -A: the client's "shutdown" stops it; the run's deadline stops it otherwise. */
+	const char *sargv[] = {"/usr/bin/memcached", "-u", "root", "-p", port, "-U", "0",
+			       "-t", "4", "-l", "127.0.0.1", "-A", NULL};
+	const char *cargv[] = {cli, port, "16", "200", NULL};
+	struct server_run s = {.argv = sargv, .maxprocs = *maxprocs};
+	struct gr_test_result client = {0};
+	pthread_t t;
+
+	cr_assert(pthread_create(&t, NULL, run_server, &s) == 0);
+	gr_test_run_native(cargv, NULL, RUN_TIMEOUT_S, &client);
+	pthread_join(t, NULL);
+	gr_test_assert_ok(&client);
+	gr_test_assert_value(&client, "mc", "ok");
+	gr_test_assert_value(&client, "mc_ok", "3200");
+	cr_assert(!s.r.timed_out, "memcached did not stop on shutdown: %s",
+		  gr_test_describe(&s.r));
+	gr_test_result_free(&client);
+	gr_test_result_free(&s.r);
+	free(cli);
+}
