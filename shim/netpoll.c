@@ -599,9 +599,10 @@ int gr_netpoll_deliver(struct gr_np_batch *b)
 	return woken;
 }
 
-bool gr_netpoll_worth_polling(void)
+bool gr_netpoll_worth_polling(bool spinning)
 {
-	return atomic_load_explicit(&xwaiters, memory_order_relaxed) > 0;
+	return atomic_load_explicit(&xwaiters, memory_order_relaxed) > 0 &&
+	       (!spinning || atomic_load_explicit(&xlastpoll, memory_order_relaxed) != 0);
 }
 
 int gr_netpoll_poll(void)

@@ -107,9 +107,11 @@ struct gr_np_batch {
 /* True once some descriptor has been registered (the idle M may then block in epoll). */
 bool gr_netpoll_inited(void);
 
-/* True if some G is parked on a descriptor and no M is blocked in the poller (so a
- * non-blocking poll could find work: Go's netpollAnyWaiters && lastpoll != 0). */
-bool gr_netpoll_worth_polling(void);
+/* True if a non-blocking poll could find work: some G is parked on a descriptor, and
+ * for a spinning M, no M is blocked in the poller (Go's netpollAnyWaiters && lastpoll
+ * != 0).  An M that has just run out of work polls even then: the G it readies runs on
+ * its own P, where the blocked poller would have to wake and take another. */
+bool gr_netpoll_worth_polling(bool spinning);
 
 /* Polls without blocking and readies the Gs whose descriptors are ready (into the
  * caller's P, or the global queue).  Returns how many were readied. */

@@ -498,10 +498,9 @@ top:
 		if (gp)
 			return gp;
 	}
-	/* Go: netpoll(0) before stealing, when some G waits on a descriptor.  Not while
-	 * spinning: a spinner would poll on every round of its SPIN_NS loop and take the
-	 * events of a busy P's Gs to another CPU. */
-	if (!mp->spinning && gr_netpoll_worth_polling() && netpoll_deliver(mp, NULL) > 0 &&
+	/* Go: netpoll(0) before stealing, when some G waits on a descriptor (a spinner only
+	 * while no M is blocked in the poller: see gr_netpoll_worth_polling). */
+	if (gr_netpoll_worth_polling(mp->spinning) && netpoll_deliver(mp, NULL) > 0 &&
 	    (gp = gr_runq_get(pp, inherit)))
 		return gp;
 	int busy = gr_sched.nprocs - atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed);
