@@ -209,8 +209,8 @@ GR_EXPORT int pipe2(int fds[2], int flags)
 	int r = gr_real.pipe2(fds, flags);
 
 	if (r == 0 && gr_is_ready()) {
-		gr_netpoll_fd_new(fds[0], false);
-		gr_netpoll_fd_new(fds[1], false);
+		gr_netpoll_fd_new(fds[0], GR_FD_PIPE, false);
+		gr_netpoll_fd_new(fds[1], GR_FD_PIPE, false);
 	}
 	return r;
 }

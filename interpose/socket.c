@@ -272,7 +272,7 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 			   .a = {fd, (long)addr, (long)alen, flags}};
 	long r = gr_netpoll_io(&io);
 	if (r >= 0)
-		gr_netpoll_fd_new((int)r, false);
+		gr_netpoll_fd_new((int)r, GR_FD_SOCK, false);
 	return (int)ret_errno(r);
 }
 
@@ -344,7 +344,7 @@ GR_EXPORT int socket(int domain, int type, int proto)
 	int fd = gr_real.socket(domain, type, proto);
 
 	if (fd >= 0 && gr_is_ready())
-		gr_netpoll_fd_new(fd, true);
+		gr_netpoll_fd_new(fd, GR_FD_SOCK, true);
 	return fd;
 }
 
@@ -353,8 +353,8 @@ GR_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 	int r = gr_real.socketpair(domain, type, proto, sv);
 
 	if (r == 0 && gr_is_ready()) {
-		gr_netpoll_fd_new(sv[0], false);
-		gr_netpoll_fd_new(sv[1], false);
+		gr_netpoll_fd_new(sv[0], GR_FD_SOCK, false);
+		gr_netpoll_fd_new(sv[1], GR_FD_SOCK, false);
 	}
 	return r;
 }

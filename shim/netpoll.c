@@ -312,9 +312,9 @@ void gr_netpoll_close_end(int fd)
 		pd_bump(pd, fd, false);
 }
 
-void gr_netpoll_fd_new(int fd, bool fresh_sock)
+void gr_netpoll_fd_new(int fd, enum gr_fd_kind kind, bool fresh_sock)
 {
-	struct pd *pd = pd_lookup(fd, fresh_sock);
+	struct pd *pd = pd_lookup(fd, true);
 
 	if (!pd)
 		return;
@@ -325,13 +325,13 @@ void gr_netpoll_fd_new(int fd, bool fresh_sock)
 		pd_bump(pd, fd, false);
 		pd_bump(pd, fd, false);
 	}
-	if (fresh_sock) {
-		gr_lock(&pd->lock);
-		seq = atomic_load_explicit(&pd->xseq, memory_order_relaxed);
-		atomic_store_explicit(&pd->xinfo, (uint64_t)seq << 32 | INFO_FRESH | GR_FD_SOCK,
-				      memory_order_release);
-		gr_unlock(&pd->lock);
-	}
+	/* The kind is known: no fstat at the first call. */
+	gr_lock(&pd->lock);
+	seq = atomic_load_explicit(&pd->xseq, memory_order_relaxed);
+	atomic_store_explicit(&pd->xinfo,
+			      (uint64_t)seq << 32 | (fresh_sock ? INFO_FRESH : 0) | kind,
+			      memory_order_release);
+	gr_unlock(&pd->lock);
 }
 
 bool gr_netpoll_take_fresh(int fd)

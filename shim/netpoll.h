@@ -73,10 +73,10 @@ int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline);
 void gr_netpoll_close_begin(int fd);
 void gr_netpoll_close_end(int fd);
 
-/* A descriptor the program just created (socket, accept, pipe): forget whatever an
- * earlier fd of the same number left (closed where no hook saw it).  fresh_sock: a
+/* A descriptor of kind the program just created (socket, accept, pipe): forget whatever
+ * an earlier fd of the same number left (closed where no hook saw it).  fresh_sock: a
  * socket only this process holds yet (connect may toggle O_NONBLOCK on it). */
-void gr_netpoll_fd_new(int fd, bool fresh_sock);
+void gr_netpoll_fd_new(int fd, enum gr_fd_kind kind, bool fresh_sock);
 
 /* True (once) if fd is a socket nobody else can hold yet; clears the mark. */
 bool gr_netpoll_take_fresh(int fd);

@@ -19,7 +19,7 @@ static int sock(void)
 Test(netpoll, fresh_socket_mark_taken_once)
 {
 	int fd = sock();
-	gr_netpoll_fd_new(fd, true);
+	gr_netpoll_fd_new(fd, GR_FD_SOCK, true);
 	cr_assert(gr_netpoll_take_fresh(fd));
 	cr_assert(!gr_netpoll_take_fresh(fd), "the mark is for the first connect only");
 	close(fd);
@@ -28,7 +28,7 @@ Test(netpoll, fresh_socket_mark_taken_once)
 Test(netpoll, close_ends_the_life)
 {
 	int fd = sock();
-	gr_netpoll_fd_new(fd, true);
+	gr_netpoll_fd_new(fd, GR_FD_SOCK, true);
 	gr_netpoll_close_begin(fd);
 	close(fd);
 	gr_netpoll_close_end(fd);
@@ -41,10 +41,10 @@ Test(netpoll, unseen_close_does_not_leak_state)
 {
 	/* A close no hook saw (fclose, a raw system call): the next creator resets. */
 	int fd = sock();
-	gr_netpoll_fd_new(fd, true);
+	gr_netpoll_fd_new(fd, GR_FD_SOCK, true);
 	close(fd); /* not bracketed */
 	int again = sock();
-	gr_netpoll_fd_new(again, false);
+	gr_netpoll_fd_new(again, GR_FD_SOCK, false);
 	cr_assert(!gr_netpoll_take_fresh(again));
 	close(again);
 }
