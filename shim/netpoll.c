@@ -490,10 +490,10 @@ long gr_netpoll_io(struct gr_io *io)
 	struct pd *pd = NULL;
 
 	io->kind = GR_FD_UNKNOWN;
-	if (gr_g_schedulable(gr_getg()))
-		pd = pd_lookup(io->fd, true);
-	if (!pd)
-		return io->call(io);
+	if (!gr_g_schedulable(gr_getg()))
+		return io->call(io); /* a foreign thread or g0 blocks itself */
+	if (!(pd = pd_lookup(io->fd, true)))
+		return handoff_call(io); /* fd out of the table's range, or no memory */
 	for (;;) {
 		uint32_t seq = pd_seq(pd);
 		uint64_t in;
