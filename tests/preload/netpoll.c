@@ -23,7 +23,7 @@
 
 static const char *const net_cases[] = {"pipe", "bigwrite", "nonblock", "timeouts",
 					"pollwait", "eventfd",	"tcp",	    "reset",
-					"udp",	    "many",	"churn",    "fifo", "sendfile"};
+					"udp",	    "many",	"churn",    "fifo", "sendfile", "misc"};
 #define NNET ((int)(sizeof net_cases / sizeof net_cases[0]))
 
 /* Parameters are indexes (Criterion re-executes the binary): case * 2 + (maxprocs - 1). */
@@ -76,6 +76,7 @@ ParameterizedTest(int *maxprocs, netpoll, close_wakes_waiter, .timeout = 60)
 	gr_test_assert_ok(&green);
 	gr_test_assert_value(&green, "closewait_pipe", "EBADF");
 	gr_test_assert_value(&green, "closewait_dup2", "EBADF");
+	gr_test_assert_value(&green, "closewait_accept", "EBADF");
 	gr_test_result_free(&native);
 	gr_test_result_free(&green);
 	free(path);

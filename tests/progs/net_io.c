@@ -652,6 +652,54 @@ static void case_sendfile(void)
 	close(f);
 }
 
+/* ---- more calls: accept timeouts and flags, MSG_PEEK, select for writing, epoll_pwait2 -- */
+
+static void case_misc(void)
+{
+	int port;
+	char c;
+	int ls = listener(&port);
+	/* SO_RCVTIMEO bounds accept too. */
+	struct timeval tv = {0, 50000};
+	CHECK(setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+	double t0 = now_ms();
+	CHECK(accept(ls, NULL, NULL) == -1 && errno == EAGAIN);
+	CHECK(now_ms() - t0 >= 45);
+	/* accept4 with SOCK_NONBLOCK: the new socket is non-blocking, the listener is not. */
+	int s = dial(port);
+	int a = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	CHECK(s >= 0 && a >= 0);
+	CHECK(read(a, &c, 1) == -1 && errno == EAGAIN);
+	CHECK(!(fcntl(ls, F_GETFL) & O_NONBLOCK));
+	/* MSG_PEEK leaves the data. */
+	CHECK(write(s, "pk", 2) == 2);
+	char b[2];
+	struct pollfd pf = {.fd = a, .events = POLLIN};
+	CHECK(poll(&pf, 1, 5000) == 1);
+	CHECK(recv(a, b, 2, MSG_PEEK | MSG_WAITALL) == 2 && recv(a, b, 2, 0) == 2 &&
+	      !memcmp(b, "pk", 2));
+	/* select for writing: a connected socket is writable at once. */
+	fd_set ws;
+	FD_ZERO(&ws);
+	FD_SET(s, &ws);
+	struct timeval stv = {5, 0};
+	CHECK(select(s + 1, NULL, &ws, NULL, &stv) == 1 && FD_ISSET(s, &ws));
+	/* epoll_pwait2 with a timeout that expires, then with data. */
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 3}, out[2];
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) == 0);
+	struct timespec ts = {0, 30000000};
+	t0 = now_ms();
+	CHECK(epoll_pwait2(ep, out, 2, &ts, NULL) == 0 && now_ms() - t0 >= 25);
+	CHECK(write(s, "e", 1) == 1);
+	ts.tv_sec = 5;
+	CHECK(epoll_pwait2(ep, out, 2, &ts, NULL) == 1 && out[0].data.u32 == 3);
+	close(ep);
+	close(a);
+	close(s);
+	close(ls);
+}
+
 /* ---- FIFO ----------------------------------------------------------------------------- */
 
 static char fifo_path[64];
@@ -701,6 +749,16 @@ static void *cw_reader(void *arg)
 	return NULL;
 }
 
+static void *cw_acceptor(void *arg)
+{
+	(void)arg;
+	cw_result = accept(cw_fd, NULL, NULL);
+	cw_errno = errno;
+	if (cw_result >= 0)
+		close(cw_result);
+	return NULL;
+}
+
 static void case_closewait(void)
 {
 	int p[2], sv[2];
@@ -727,6 +785,17 @@ static void case_closewait(void)
 	close(n);
 	close(sv[0]);
 	close(sv[1]);
+	/* close of a listening socket a thread is blocked in accept on. */
+	int port;
+	cw_fd = listener(&port);
+	t = spawn(cw_acceptor, NULL);
+	nanosleep(&ts, NULL);
+	close(cw_fd);
+	int c = dial(port); /* natively the socket still listens: this wakes the acceptor */
+	join(t);
+	printf("closewait_accept=%s\n", cw_result == -1 && cw_errno == EBADF ? "EBADF" : "conn");
+	if (c >= 0)
+		close(c);
 }
 
 struct net_case {
@@ -749,6 +818,7 @@ static const struct net_case cases[] = {
 	{"churn", case_churn},
 	{"fifo", case_fifo},
 	{"sendfile", case_sendfile},
+	{"misc", case_misc},
 	{"closewait", case_closewait},
 };
 
