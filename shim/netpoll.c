@@ -139,7 +139,9 @@ static int netpoll_init(void)
 	if (atomic_load_explicit(&xinit, memory_order_relaxed) == 0) {
 		int ep = (int)gr_syscall(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0);
 		int ev = (int)gr_syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0);
-		struct epoll_event e = {.events = EPOLLIN | EPOLLET, .data.u64 = EVFD_TAG};
+		/* Level-triggered (as Go's netpollEventFd): a non-blocking poll that sees it
+		 * leaves it for the blocked poller it is meant for. */
+		struct epoll_event e = {.events = EPOLLIN, .data.u64 = EVFD_TAG};
 		if (ep < 0 || ev < 0 || gr_syscall4(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, ev, &e) < 0) {
 			if (ep >= 0)
 				gr_syscall(SYS_close, ep, 0, 0);
@@ -574,6 +576,7 @@ static void do_epoll(struct gr_np_batch *b, int64_t until)
 				8);
 	}
 	b->n = n > 0 ? (int)n : 0;
+	b->blocking = until != 0;
 }
 
 int gr_netpoll_deliver(struct gr_np_batch *b)
@@ -583,9 +586,11 @@ int gr_netpoll_deliver(struct gr_np_batch *b)
 	for (int i = 0; i < b->n; i++) {
 		uint64_t data = b->ev[i].data.u64;
 		if (data == EVFD_TAG) {
-			uint64_t v;
-			gr_syscall(SYS_read, evfd, &v, sizeof(v));
-			atomic_store_explicit(&xwakesig, 0, memory_order_release);
+			if (b->blocking) {
+				uint64_t v;
+				gr_syscall(SYS_read, evfd, &v, sizeof(v));
+				atomic_store_explicit(&xwakesig, 0, memory_order_release);
+			}
 			continue;
 		}
 		struct pd *pd = pd_lookup((int)(uint32_t)data, false);

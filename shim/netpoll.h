@@ -101,6 +101,7 @@ void gr_netpoll_fork_child(void);
 /* Events taken from epoll, not yet delivered. */
 struct gr_np_batch {
 	int n;
+	bool blocking; /* from the blocked poller: it consumes a break */
 	struct epoll_event ev[128];
 };
 
