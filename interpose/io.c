@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/sendfile.h>
+#include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -230,6 +231,49 @@ GR_EXPORT int close(int fd)
 	long r = gr_syscall(SYS_close, fd, 0, 0);
 	gr_netpoll_close_end(fd);
 	return (int)ret_errno(r);
+}
+
+/* close_range and closefrom close every fd of a range, the poller's own excepted (a
+ * daemon's closefrom(3) must not take the netpoller down): the range is split around
+ * them.  CLOSE_RANGE_CLOEXEC closes nothing now and passes straight through. */
+static long close_range_split(unsigned first, unsigned last, unsigned flags)
+{
+	int own[2], n = gr_netpoll_own_fds(own);
+
+	for (int i = 0; i < n; i++) {
+		unsigned o = (unsigned)own[i];
+		if (o < first || o > last)
+			continue;
+		if (o > first) {
+			long r = gr_syscall(SYS_close_range, first, o - 1, flags);
+			if (r)
+				return r;
+		}
+		if (o == last)
+			return 0;
+		first = o + 1;
+	}
+	return gr_syscall(SYS_close_range, first, last, flags);
+}
+
+GR_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!gr_is_ready() || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+		return gr_real.close_range(first, last, flags);
+	gr_netpoll_close_range_begin(first, last);
+	long r = close_range_split(first, last, (unsigned)flags);
+	gr_netpoll_close_range_end(first, last);
+	return (int)ret_errno(r);
+}
+
+GR_EXPORT void closefrom(int lowfd)
+{
+	if (!gr_is_ready() || lowfd < 0) {
+		gr_real.closefrom(lowfd);
+		return;
+	}
+	if (close_range((unsigned)lowfd, ~0u, 0) != 0) /* old kernel: glibc's own way */
+		gr_real.closefrom(lowfd);
 }
 
 GR_EXPORT int dup3(int old, int new, int flags)

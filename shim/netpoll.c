@@ -707,3 +707,42 @@ void gr_netpoll_fork_child(void)
 		}
 	}
 }
+
+void gr_netpoll_close_range_begin(unsigned first, unsigned last)
+{
+	for (unsigned c = first >> CHUNK_BITS; c < NCHUNKS && c <= last >> CHUNK_BITS; c++) {
+		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+		if (!chunk)
+			continue;
+		for (unsigned i = 0; i < CHUNK_SIZE; i++) {
+			unsigned fd = c << CHUNK_BITS | i;
+			if (fd >= first && fd <= last && !gr_netpoll_own_fd((int)fd))
+				pd_bump(&chunk[i], (int)fd, true);
+		}
+	}
+}
+
+void gr_netpoll_close_range_end(unsigned first, unsigned last)
+{
+	for (unsigned c = first >> CHUNK_BITS; c < NCHUNKS && c <= last >> CHUNK_BITS; c++) {
+		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+		if (!chunk)
+			continue;
+		for (unsigned i = 0; i < CHUNK_SIZE; i++) {
+			unsigned fd = c << CHUNK_BITS | i;
+			struct pd *pd = &chunk[i];
+			if (fd >= first && fd <= last &&
+			    (atomic_load_explicit(&pd->xseq, memory_order_relaxed) & 1))
+				pd_bump(pd, (int)fd, false);
+		}
+	}
+}
+
+int gr_netpoll_own_fds(int fds[2])
+{
+	if (!gr_netpoll_inited())
+		return 0;
+	fds[0] = epfd < evfd ? epfd : evfd;
+	fds[1] = epfd < evfd ? evfd : epfd;
+	return 2;
+}

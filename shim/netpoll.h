@@ -88,6 +88,14 @@ void gr_netpoll_timeo_changed(void);
  * (cached O_NONBLOCK flags are stale). */
 void gr_netpoll_flags_changed(void);
 
+/* close_range over [first, last]: the close_begin/close_end of every fd green has state
+ * for (the poller's own excepted). */
+void gr_netpoll_close_range_begin(unsigned first, unsigned last);
+void gr_netpoll_close_range_end(unsigned first, unsigned last);
+
+/* The poller's own descriptors, ascending, into fds: returns how many (0 or 2). */
+int gr_netpoll_own_fds(int fds[2]);
+
 /* True for the poller's own descriptors (the program must not close them). */
 bool gr_netpoll_own_fd(int fd);
 

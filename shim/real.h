@@ -84,6 +84,8 @@
 	X(int, close, (int))                                                            \
 	X(int, dup2, (int, int))                                                        \
 	X(int, dup3, (int, int, int))                                                   \
+	X(int, close_range, (unsigned, unsigned, int))                                  \
+	X(void, closefrom, (int))                                                       \
 	X(int, poll, (struct pollfd *, nfds_t, int))                                    \
 	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
 	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))           \

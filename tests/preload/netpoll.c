@@ -23,7 +23,7 @@
 
 static const char *const net_cases[] = {"pipe", "bigwrite", "nonblock", "timeouts",
 					"pollwait", "eventfd",	"tcp",	    "reset",
-					"udp",	    "many",	"churn",    "fifo", "sendfile", "misc"};
+					"udp",	    "many",	"churn",    "fifo", "sendfile", "misc", "closefrom"};
 #define NNET ((int)(sizeof net_cases / sizeof net_cases[0]))
 
 /* Parameters are indexes (Criterion re-executes the binary): case * 2 + (maxprocs - 1). */

@@ -700,6 +700,35 @@ static void case_misc(void)
 	close(ls);
 }
 
+/* ---- closefrom: the program's descriptors go, blocking I/O keeps working -------------- */
+
+static void *cr_writer(void *arg)
+{
+	struct timespec ts = {0, 20000000};
+	nanosleep(&ts, NULL);
+	CHECK(write(*(int *)arg, "c", 1) == 1);
+	return NULL;
+}
+
+static void case_closefrom(void)
+{
+	int p[2], sv[2];
+	char c;
+	CHECK(pipe(p) == 0);
+	CHECK(write(p[1], "x", 1) == 1 && read(p[0], &c, 1) == 1); /* the netpoller is up */
+	closefrom(3);
+	CHECK(fcntl(p[0], F_GETFD) == -1 && errno == EBADF);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pthread_t t = spawn(cr_writer, &sv[1]);
+	CHECK(read(sv[0], &c, 1) == 1 && c == 'c'); /* parks until the other thread writes */
+	join(t);
+	CHECK(pipe(p) == 0);
+	CHECK(close_range(p[0], p[1], 0) == 0);
+	CHECK(close(p[0]) == -1 && errno == EBADF);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- FIFO ----------------------------------------------------------------------------- */
 
 static char fifo_path[64];
@@ -819,6 +848,7 @@ static const struct net_case cases[] = {
 	{"fifo", case_fifo},
 	{"sendfile", case_sendfile},
 	{"misc", case_misc},
+	{"closefrom", case_closefrom},
 	{"closewait", case_closewait},
 };
 
