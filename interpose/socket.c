@@ -332,8 +332,15 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
 	gr_syscall(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	long r = gr_syscall(SYS_connect, fd, addr, alen);
 	gr_syscall(SYS_fcntl, fd, F_SETFL, fl);
-	if (r == -EINPROGRESS)
+	if (r == -EINPROGRESS) {
 		r = connect_wait(fd);
+	} else if (r == -EAGAIN) {
+		/* A UNIX socket whose listener's backlog is full: nothing to poll for (an
+		 * unconnected UNIX socket is always writable); block under the hand-off. */
+		gr_entersyscall();
+		r = gr_syscall(SYS_connect, fd, addr, alen);
+		gr_exitsyscall();
+	}
 	return (int)ret_errno(r);
 }
 
