@@ -103,11 +103,25 @@ GR_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 	return recvfrom(fd, buf, n, flags, addr, alen);
 }
 
+/* A UNIX datagram sent to an address: it waits for room in the receiver's queue, which
+ * no readiness of the sending socket reports (it polls writable).  Block under the
+ * hand-off. */
+static ssize_t unix_dgram_send(int fd, const void *buf, size_t n, int flags,
+			       const struct sockaddr *addr, socklen_t alen)
+{
+	gr_entersyscall();
+	long r = gr_syscall6(SYS_sendto, fd, (long)buf, (long)n, flags, (long)addr, alen);
+	gr_exitsyscall();
+	return ret_errno(r);
+}
+
 GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
 	if (!gr_is_ready() || (flags & MSG_DONTWAIT))
 		return gr_real.sendto(fd, buf, n, flags, addr, alen);
+	if (addr && addr->sa_family == AF_UNIX)
+		return unix_dgram_send(fd, buf, n, flags, addr, alen);
 	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = xfer_nowait, .call = xfer_call,
 			   .a = {fd, 0, 0, flags, (long)addr, alen}};
 	size_t done = 0;
@@ -158,6 +172,12 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (!gr_is_ready() || (flags & MSG_DONTWAIT))
 		return gr_real.sendmsg(fd, msg, flags);
+	if (msg->msg_name && ((struct sockaddr *)msg->msg_name)->sa_family == AF_UNIX) {
+		gr_entersyscall(); /* see unix_dgram_send */
+		long r = gr_syscall(SYS_sendmsg, fd, msg, flags);
+		gr_exitsyscall();
+		return ret_errno(r);
+	}
 	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = msg_nowait, .call = msg_call,
 			   .a = {fd, (long)msg, flags}};
 	long r = gr_netpoll_io(&io);
