@@ -34,6 +34,7 @@
 
 #include "arch/x86_64/syscall.h"
 #include "glibc.h"
+#include "netpoll.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -313,6 +314,7 @@ static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 
 void gr_proc_timer_added(int64_t when)
 {
+	gr_netpoll_timer_added(when); /* the M blocked in epoll may sleep past it */
 	if (!gr_sched.timer_m) /* racy hint: the timer M re-reads timers when it wakes */
 		return;
 	gr_lock(&gr_sched.lock);
@@ -357,6 +359,44 @@ static bool any_work(void)
 	return false;
 }
 
+/* Readies the Gs of b (or of a non-blocking poll when b is NULL) into mp's P.  As in Go,
+ * where findrunnable runs the first G netpoll returns itself and injects the rest: the
+ * first wakes no other M (the caller counts as spinning meanwhile, so gr_wakep stays
+ * quiet); more than one wakes one.  Returns how many were readied. */
+static int netpoll_deliver(struct gr_m *mp, struct gr_np_batch *b)
+{
+	bool quiet = !mp->spinning && mp->p;
+
+	if (quiet)
+		atomic_fetch_add_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+	int n = b ? gr_netpoll_deliver(b) : gr_netpoll_poll();
+	if (quiet) {
+		atomic_fetch_sub_explicit(&gr_sched.xnmspinning, 1, memory_order_seq_cst);
+		if (n > 1)
+			gr_wakep();
+	}
+	return n;
+}
+
+/* The one M blocked in the netpoller (Go: findrunnable's blocking netpoll), until an
+ * event, a break, or the earliest timer.  Events found: takes an idle P first, so the
+ * readied Gs go to its run queue (else to the global one).  Returns true holding a P. */
+static bool netpoll_idle(struct gr_m *mp)
+{
+	struct gr_np_batch b;
+
+	/* Timers read after the claim: see gr_netpoll_block_claim. */
+	gr_netpoll_block(&b, earliest_timer());
+	gr_netpoll_block_release();
+	if (b.n == 0)
+		return false;
+	struct gr_p *pp = pidleget();
+	if (pp)
+		acquirep(mp, pp);
+	netpoll_deliver(mp, &b);
+	return pp != NULL;
+}
+
 /* An M without a P waits for one: returns holding a P. */
 static void m_idle(struct gr_m *mp)
 {
@@ -368,6 +408,11 @@ static void m_idle(struct gr_m *mp)
 				acquirep(mp, pp);
 				return;
 			}
+		}
+		if (gr_netpoll_block_claim()) {
+			if (netpoll_idle(mp))
+				return;
+			continue;
 		}
 		struct gr_p *pp = stopm(mp, next == INT64_MAX ? 0 : next);
 		if (pp) {
@@ -462,6 +507,11 @@ top:
 		if (gp)
 			return gp;
 	}
+	/* Go: netpoll(0) before stealing, when some G waits on a descriptor (a spinner only
+	 * while no M is blocked in the poller: see gr_netpoll_worth_polling). */
+	if (gr_netpoll_worth_polling(mp->spinning) && netpoll_deliver(mp, NULL) > 0 &&
+	    (gp = gr_runq_get(pp, inherit)))
+		return gp;
 	int busy = gr_sched.nprocs - atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed);
 	if (gr_sched.nprocs > 1 &&
 	    (mp->spinning ||

@@ -7,7 +7,12 @@
 #ifndef GR_REAL_H
 #define GR_REAL_H
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -51,7 +56,48 @@
 	X(int, pthread_cond_broadcast, (pthread_cond_t *))                              \
 	X(int, pthread_once, (pthread_once_t *, void (*)(void)))                         \
 	X(ssize_t, read, (int, void *, size_t))                                         \
-	X(ssize_t, write, (int, const void *, size_t))
+	X(ssize_t, write, (int, const void *, size_t))                                  \
+	GR_REAL_NETPOLL(X)
+
+/* The netpoller's calls (interpose/io.c, socket.c, poll.c). */
+#define GR_REAL_NETPOLL(X)                                                               \
+	X(ssize_t, readv, (int, const struct iovec *, int))                             \
+	X(ssize_t, writev, (int, const struct iovec *, int))                            \
+	X(ssize_t, recv, (int, void *, size_t, int))                                    \
+	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int))                                \
+	X(int, recvmmsg, (int, struct mmsghdr *, unsigned, int, struct timespec *))     \
+	X(ssize_t, send, (int, const void *, size_t, int))                              \
+	X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(ssize_t, sendmsg, (int, const struct msghdr *, int))                          \
+	X(int, sendmmsg, (int, struct mmsghdr *, unsigned, int))                        \
+	X(int, accept, (int, struct sockaddr *, socklen_t *))                           \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))                     \
+	X(int, connect, (int, const struct sockaddr *, socklen_t))                      \
+	X(int, socket, (int, int, int))                                                 \
+	X(int, socketpair, (int, int, int, int *))                                      \
+	X(int, setsockopt, (int, int, int, const void *, socklen_t))                    \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t))                               \
+	X(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned))            \
+	X(int, fcntl, (int, int, ...))                                                  \
+	X(int, fcntl64, (int, int, ...))                                                \
+	X(int, ioctl, (int, unsigned long, ...))                                        \
+	X(int, pipe, (int *))                                                           \
+	X(int, pipe2, (int *, int))                                                     \
+	X(int, close, (int))                                                            \
+	X(int, dup2, (int, int))                                                        \
+	X(int, dup3, (int, int, int))                                                   \
+	X(int, close_range, (unsigned, unsigned, int))                                  \
+	X(void, closefrom, (int))                                                       \
+	X(int, poll, (struct pollfd *, nfds_t, int))                                    \
+	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
+	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *))           \
+	X(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *,    \
+			 const sigset_t *))                                             \
+	X(int, epoll_wait, (int, struct epoll_event *, int, int))                       \
+	X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *))    \
+	X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *,  \
+			      const sigset_t *))
 
 #define GR_REAL_FIELD(ret, name, args) ret(*name) args;
 struct gr_real {

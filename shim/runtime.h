@@ -20,6 +20,11 @@
  *     gr_lock (runtime-internal)        spins, then futex-waits the M  (held for nanoseconds)
  *     foreign thread parking            its OS thread futex-waits (it has no P)
  *     idle M (stopm)                    -              futex-wait     no (P is idle)
+ *     netpoll wait (read, accept, poll) yes            no             gives it to the next G
+ *     the one idle M in the poller      -              epoll_pwait2   no (P is idle)
+ *
+ * The netpoller's per-descriptor lock (netpoll.c) is a leaf: held only around fstat,
+ * epoll_ctl and the life counter, never while taking another lock or parking.
  *
  * Current G: every TCB green runs on holds a pointer to its G in the TCB header word
  * GR_TCB_G (tcbhead_t.unused_vgetcpu_cache[0], unused by glibc 2.36).  An M's own TCB

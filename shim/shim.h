@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "netpoll.h"
 #include "park.h"
 #include "proc.h"
 #include "real.h"

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 
+#include "netpoll.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -77,8 +78,11 @@ static void *sysmon_main(void *arg)
 	(void)arg;
 	for (;;) {
 		gr_futex_wait(&never, 0, gr_nanotime() + delay);
-		gr_stack_scavenge(gr_nanotime());
-		if (retake(gr_nanotime())) {
+		int64_t now = gr_nanotime();
+		gr_stack_scavenge(now);
+		int n = retake(now);
+		n += gr_netpoll_sysmon(now); /* nobody polled for 10 ms */
+		if (n) {
 			idle = 0;
 			delay = TICK_MIN_NS;
 		} else if (++idle > IDLE_ROUNDS && delay < TICK_MAX_NS) {

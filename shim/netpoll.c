@@ -1,0 +1,748 @@
+/*
+ * The netpoller: blocking I/O parks the G, not the M (Go: runtime/netpoll.go and
+ * netpoll_epoll.go).
+ *
+ * One epoll instance watches every descriptor a G ever waited on, registered once per fd
+ * life, edge-triggered for IN|OUT|RDHUP.  An eventfd, also registered, breaks a poller
+ * blocked in epoll_pwait2.  The scheduler polls without blocking when a P runs out of
+ * local and global work (before stealing, as Go's findrunnable does); when every P is
+ * idle one M blocks in epoll until the earliest timer (proc.c: m_idle); sysmon polls if
+ * nobody has for 10 ms.
+ *
+ * Descriptor state (struct pd) lives in a table indexed by fd, in chunks that are never
+ * freed, so a pointer to a pd is valid for the life of the process whatever happens to
+ * the fd.  Each pd counts the fd's lives (xseq): close and dup2 over the fd bump it to an
+ * odd value before the real call and to the next even value after it.  Everything known
+ * about the descriptor (its kind, its registration) is stored together with the life it
+ * describes (xinfo's high half), so a new descriptor with a reused number never inherits
+ * stale state, and a G that sees the life change while it waits returns EBADF.  Events
+ * carry (fd, life) in epoll's data word; events of an old life are dropped.
+ *
+ * Readiness is a counter per pd (xgen), bumped by the poller on every event of the
+ * current life; a G that found its call would block snapshots the counter before the
+ * call and parks on the counter's address (park.c) only while it is unchanged, checked
+ * under the wait queue's lock.  The poller bumps, then wakes every waiter of that address.
+ * Edge-triggered epoll reports every arrival of data, so a G that retries after a wake
+ * and still finds nothing simply parks again.  One counter serves readers and writers:
+ * epoll reports the full mask on each event anyway, and writers rarely wait.
+ *
+ * Never O_NONBLOCK: the flag belongs to the open file description, shared with other
+ * processes and with libc's own unhooked writes (see DESIGN.md: a stdout pipe lost data
+ * with it set).  Sockets use MSG_DONTWAIT, pipes and FIFOs preadv2/pwritev2 with
+ * RWF_NOWAIT, and the rest (ttys, eventfd, timerfd, signalfd, epoll, character devices)
+ * are polled with a zero timeout and then called under the system-call hand-off, in case
+ * another reader won the race.  The program's own O_NONBLOCK is read with F_GETFL only
+ * when a call would block, so it is always current (dup, fcntl, FIONBIO, other processes).
+ *
+ * Rejected: one waiter slot per direction, as Go has (pthreads programs do let several
+ * threads block on one fd: accept on a shared listening socket); level-triggered
+ * registration (every poll would report every idle-but-writable socket); caching
+ * O_NONBLOCK (the flag is shared with other processes; the F_GETFL costs one system call
+ * only on the path that parks anyway).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <termios.h>
+
+#include "arch/x86_64/syscall.h"
+#include "netpoll.h"
+#include "park.h"
+#include "proc.h"
+#include "timer.h"
+
+#define CHUNK_BITS 12
+#define CHUNK_SIZE (1 << CHUNK_BITS)
+#define NCHUNKS 256 /* fds up to 1,048,575; beyond, calls use the system-call hand-off */
+#define SYSMON_POLL_NS 10000000
+
+#define INFO_KIND 0xffu
+#define INFO_REGISTERED 0x100u
+#define INFO_FRESH 0x200u /* a socket from our socket() hook, not yet connected */
+
+#define EVFD_TAG UINT64_MAX
+
+/* One descriptor's state.  The lock is a leaf: nothing else is taken while it is held. */
+struct pd {
+	/* Serializes classification, registration and the life bumps of close. */
+	struct gr_lock lock;
+	/* Atomic: the fd's life; odd while close or dup2 over it is in progress. */
+	_Atomic uint32_t xseq;
+	/* Atomic: bumped (seq_cst) by the poller on each event of the current life; Gs park
+	 * on its address while it keeps the value they saw before their call. */
+	_Atomic uint32_t xgen;
+	/* Atomic: (life << 32) | kind | INFO_*: what is known of that life.  Written under
+	 * lock, read without it. */
+	_Atomic uint64_t xinfo;
+	/* Atomic: (life << 32) | (flags epoch << 1) | O_NONBLOCK, as F_GETFL said in that
+	 * life and epoch (see pd_nonblock). */
+	_Atomic uint64_t xflags;
+	/* Protected by lock: SO_RCVTIMEO/SO_SNDTIMEO (ns, 0 = none) of life timeo_seq as of
+	 * timeo_epoch. */
+	uint32_t timeo_seq, timeo_epoch;
+	int64_t rcvtimeo, sndtimeo;
+};
+
+static struct pd *_Atomic chunks[NCHUNKS];
+
+/* The poller.  epfd/evfd are written once by init (xinit release) and read after. */
+static int epfd = -1, evfd = -1;
+static _Atomic int xinit;	    /* 0 none, 1 starting, 2 ready, 3 failed */
+static struct gr_lock init_lock;
+static _Atomic int xwaiters;	    /* Gs parked on a descriptor */
+static _Atomic bool xblocked;	    /* an M is (about to be) blocked in epoll */
+static _Atomic int64_t xpoll_until; /* its deadline; INT64_MAX = none */
+static _Atomic int64_t xlastpoll;   /* last poll (monotonic ns); 0 while one M blocks */
+static _Atomic uint32_t xwakesig;   /* the break eventfd has been written, not yet read */
+static _Atomic uint32_t xtimeo_epoch;
+static _Atomic uint32_t xflags_epoch; /* bumped around every F_SETFL and FIONBIO */
+
+static struct pd *pd_lookup(int fd, bool create)
+{
+	if (fd < 0 || fd >= NCHUNKS * CHUNK_SIZE)
+		return NULL;
+	struct pd *c = atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire);
+	if (!c) {
+		if (!create)
+			return NULL;
+		struct pd *n = calloc(CHUNK_SIZE, sizeof(*n));
+		if (!n)
+			return NULL;
+		/* Release: the zeroed chunk is visible before its pointer.  Pairs with the
+		 * acquire above. */
+		if (!atomic_compare_exchange_strong_explicit(&chunks[fd >> CHUNK_BITS], &c, n,
+							     memory_order_acq_rel,
+							     memory_order_acquire))
+			free(n);
+		else
+			c = n;
+	}
+	return &c[fd & (CHUNK_SIZE - 1)];
+}
+
+static int netpoll_init(void)
+{
+	int st = atomic_load_explicit(&xinit, memory_order_acquire);
+
+	if (st == 2)
+		return 0;
+	if (st == 3)
+		return -EPERM;
+	gr_lock(&init_lock);
+	if (atomic_load_explicit(&xinit, memory_order_relaxed) == 0) {
+		int ep = (int)gr_syscall(SYS_epoll_create1, EPOLL_CLOEXEC, 0, 0);
+		int ev = (int)gr_syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0);
+		/* Level-triggered (as Go's netpollEventFd): a non-blocking poll that sees it
+		 * leaves it for the blocked poller it is meant for. */
+		struct epoll_event e = {.events = EPOLLIN, .data.u64 = EVFD_TAG};
+		if (ep < 0 || ev < 0 || gr_syscall4(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, ev, &e) < 0) {
+			if (ep >= 0)
+				gr_syscall(SYS_close, ep, 0, 0);
+			if (ev >= 0)
+				gr_syscall(SYS_close, ev, 0, 0);
+			atomic_store_explicit(&xinit, 3, memory_order_release);
+		} else {
+			epfd = ep;
+			evfd = ev;
+			atomic_store_explicit(&xlastpoll, gr_nanotime(), memory_order_relaxed);
+			atomic_store_explicit(&xpoll_until, INT64_MAX, memory_order_relaxed);
+			atomic_store_explicit(&xinit, 2, memory_order_release);
+		}
+	}
+	gr_unlock(&init_lock);
+	return atomic_load_explicit(&xinit, memory_order_acquire) == 2 ? 0 : -EPERM;
+}
+
+bool gr_netpoll_inited(void)
+{
+	return atomic_load_explicit(&xinit, memory_order_acquire) == 2;
+}
+
+bool gr_netpoll_own_fd(int fd)
+{
+	return gr_netpoll_inited() && (fd == epfd || fd == evfd);
+}
+
+/* ---- descriptor state ---------------------------------------------------------------- */
+
+/* The fd's current life.  Odd means a close or dup2 over the fd is between its two bumps:
+ * the number may already belong to a new descriptor (the real close has returned and
+ * another thread's socket() got the number), so wait for the closer's second bump, which
+ * follows the real call at once. */
+static uint32_t pd_seq(struct pd *pd)
+{
+	for (int spins = 0;; spins++) {
+		uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_acquire);
+		if (!(seq & 1))
+			return seq;
+		if (spins < 100)
+			gr_arch_pause();
+		else
+			gr_yield();
+	}
+}
+
+static enum gr_fd_kind classify(int fd, int *err)
+{
+	struct stat st;
+	long r = gr_syscall(SYS_fstat, fd, &st, 0);
+
+	if (r < 0) {
+		*err = (int)r;
+		return GR_FD_UNKNOWN;
+	}
+	switch (st.st_mode & S_IFMT) {
+	case S_IFSOCK:
+		return GR_FD_SOCK;
+	case S_IFIFO:
+		return GR_FD_PIPE;
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFBLK:
+		return GR_FD_PLAIN;
+	default: /* ttys, other character devices, anonymous inodes (eventfd, ...) */
+		return GR_FD_READY;
+	}
+}
+
+/* The info word of life seq of fd, classifying the descriptor if this life is new.
+ * Returns 0 with *info set, -EBADF (fstat's error), or -ESTALE when the life changed. */
+static int pd_info(struct pd *pd, int fd, uint32_t seq, uint64_t *info)
+{
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_acquire);
+
+	if ((uint32_t)(in >> 32) == seq && (in & INFO_KIND)) {
+		*info = in;
+		return 0;
+	}
+	int err = -EBADF;
+	gr_lock(&pd->lock);
+	in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if (atomic_load_explicit(&pd->xseq, memory_order_relaxed) != seq) {
+		gr_unlock(&pd->lock);
+		return -ESTALE; /* a new life began: the caller starts over */
+	}
+	if ((uint32_t)(in >> 32) != seq || !(in & INFO_KIND)) {
+		enum gr_fd_kind k = classify(fd, &err);
+		if (k == GR_FD_UNKNOWN) {
+			gr_unlock(&pd->lock);
+			return err;
+		}
+		in = (uint64_t)seq << 32 | ((uint32_t)(in >> 32) == seq ? (in & INFO_FRESH) : 0) | k;
+		atomic_store_explicit(&pd->xinfo, in, memory_order_release);
+	}
+	gr_unlock(&pd->lock);
+	*info = in;
+	return 0;
+}
+
+/* Registers life seq of fd with epoll (once).  Returns 0, -ESTALE (the life changed),
+ * -EPERM when epoll cannot watch it (then the kind becomes PLAIN), or epoll_ctl's error. */
+static int pd_register(struct pd *pd, int fd, uint32_t seq)
+{
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_acquire);
+
+	if ((uint32_t)(in >> 32) == seq && (in & INFO_REGISTERED))
+		return 0;
+	int r = netpoll_init();
+	if (r)
+		return r;
+	gr_lock(&pd->lock);
+	in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if (atomic_load_explicit(&pd->xseq, memory_order_relaxed) != seq ||
+	    (uint32_t)(in >> 32) != seq) {
+		gr_unlock(&pd->lock);
+		return -ESTALE;
+	}
+	if (!(in & INFO_REGISTERED)) {
+		struct epoll_event e = {
+			.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
+			.data.u64 = (uint64_t)seq << 32 | (uint32_t)fd,
+		};
+		long rc = gr_syscall4(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, fd, &e);
+		if (rc == -EEXIST) /* a life whose close no hook saw, same description */
+			rc = gr_syscall4(SYS_epoll_ctl, epfd, EPOLL_CTL_MOD, fd, &e);
+		if (rc == -EPERM) {
+			in = (in & ~(uint64_t)INFO_KIND) | GR_FD_PLAIN;
+			atomic_store_explicit(&pd->xinfo, in, memory_order_release);
+			gr_unlock(&pd->lock);
+			return -EPERM;
+		}
+		if (rc < 0) {
+			gr_unlock(&pd->lock);
+			return (int)rc;
+		}
+		atomic_store_explicit(&pd->xinfo, in | INFO_REGISTERED, memory_order_release);
+	}
+	gr_unlock(&pd->lock);
+	return 0;
+}
+
+/* Starts a new life: waiters of the old one wake (and find it gone). */
+static void pd_bump(struct pd *pd, int fd, bool unregister)
+{
+	gr_lock(&pd->lock);
+	uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_relaxed);
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if (unregister && (uint32_t)(in >> 32) == seq && (in & INFO_REGISTERED))
+		gr_syscall4(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, NULL);
+	atomic_store_explicit(&pd->xseq, seq + 1, memory_order_seq_cst);
+	gr_unlock(&pd->lock);
+	gr_park_wake(&pd->xgen, INT_MAX, 0);
+}
+
+void gr_netpoll_close_begin(int fd)
+{
+	struct pd *pd = pd_lookup(fd, false);
+
+	if (pd)
+		pd_bump(pd, fd, true);
+}
+
+void gr_netpoll_close_end(int fd)
+{
+	struct pd *pd = pd_lookup(fd, false);
+
+	if (pd)
+		pd_bump(pd, fd, false);
+}
+
+void gr_netpoll_fd_new(int fd, enum gr_fd_kind kind, bool fresh_sock)
+{
+	struct pd *pd = pd_lookup(fd, true);
+
+	if (!pd)
+		return;
+	uint32_t seq = pd_seq(pd);
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_acquire);
+	if ((uint32_t)(in >> 32) == seq && (in & ~INFO_FRESH & 0xffffffffu)) {
+		/* State of an earlier descriptor whose close no hook saw. */
+		pd_bump(pd, fd, false);
+		pd_bump(pd, fd, false);
+	}
+	/* The kind is known: no fstat at the first call. */
+	gr_lock(&pd->lock);
+	seq = atomic_load_explicit(&pd->xseq, memory_order_relaxed);
+	atomic_store_explicit(&pd->xinfo,
+			      (uint64_t)seq << 32 | (fresh_sock ? INFO_FRESH : 0) | kind,
+			      memory_order_release);
+	gr_unlock(&pd->lock);
+}
+
+bool gr_netpoll_take_fresh(int fd)
+{
+	struct pd *pd = pd_lookup(fd, false);
+
+	if (!pd)
+		return false;
+	bool fresh = false;
+	gr_lock(&pd->lock);
+	uint32_t seq = atomic_load_explicit(&pd->xseq, memory_order_relaxed);
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if ((uint32_t)(in >> 32) == seq && (in & INFO_FRESH)) {
+		fresh = true;
+		atomic_store_explicit(&pd->xinfo, in & ~(uint64_t)INFO_FRESH, memory_order_release);
+	}
+	gr_unlock(&pd->lock);
+	return fresh;
+}
+
+void gr_netpoll_timeo_changed(void)
+{
+	atomic_fetch_add_explicit(&xtimeo_epoch, 1, memory_order_release);
+}
+
+/* SO_RCVTIMEO (in) or SO_SNDTIMEO (out) of a socket, in ns; 0 = none. */
+static int64_t sock_timeo(struct pd *pd, int fd, uint32_t seq, bool out)
+{
+	uint32_t epoch = atomic_load_explicit(&xtimeo_epoch, memory_order_acquire);
+
+	gr_lock(&pd->lock);
+	if (pd->timeo_seq != seq || pd->timeo_epoch != epoch) {
+		struct timeval tv[2] = {{0, 0}, {0, 0}};
+		socklen_t len = sizeof(tv[0]);
+		gr_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv[0], (long)&len,
+			    0);
+		len = sizeof(tv[1]);
+		gr_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv[1], (long)&len,
+			    0);
+		pd->rcvtimeo = (int64_t)tv[0].tv_sec * 1000000000 + tv[0].tv_usec * 1000;
+		pd->sndtimeo = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_usec * 1000;
+		pd->timeo_seq = seq;
+		pd->timeo_epoch = epoch;
+	}
+	int64_t t = out ? pd->sndtimeo : pd->rcvtimeo;
+	gr_unlock(&pd->lock);
+	return t;
+}
+
+/* ---- parking ------------------------------------------------------------------------- */
+
+struct park_arg {
+	struct pd *pd;
+	uint32_t seq, gen;
+};
+
+/* Under the wait queue's lock: sleep only while nothing happened since the snapshot.
+ * seq_cst loads; pair with the poller's bump and gr_park_wake's fence. */
+static bool may_sleep(const void *addr, void *arg)
+{
+	struct park_arg *a = arg;
+
+	(void)addr;
+	return atomic_load_explicit(&a->pd->xgen, memory_order_seq_cst) == a->gen &&
+	       atomic_load_explicit(&a->pd->xseq, memory_order_seq_cst) == a->seq;
+}
+
+static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline)
+{
+	struct park_arg a = {pd, seq, gen};
+
+	atomic_fetch_add_explicit(&xwaiters, 1, memory_order_seq_cst);
+	int r = gr_park_wait(&pd->xgen, may_sleep, &a, deadline, 0);
+	atomic_fetch_sub_explicit(&xwaiters, 1, memory_order_relaxed);
+	if (atomic_load_explicit(&pd->xseq, memory_order_acquire) != seq)
+		return -EBADF;
+	return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+int gr_netpoll_arm(int fd, struct gr_np_token *tok)
+{
+	if (!gr_g_schedulable(gr_getg()))
+		return -EPERM;
+	struct pd *pd = pd_lookup(fd, true);
+	if (!pd)
+		return -EPERM;
+	for (;;) {
+		uint32_t seq = pd_seq(pd);
+		uint64_t in;
+		int r = pd_info(pd, fd, seq, &in);
+		if (r == -ESTALE)
+			continue;
+		if (r)
+			return r;
+		if ((in & INFO_KIND) == GR_FD_PLAIN)
+			return -EPERM;
+		tok->pd = pd;
+		tok->seq = seq;
+		tok->gen = atomic_load_explicit(&pd->xgen, memory_order_seq_cst);
+		r = pd_register(pd, fd, seq);
+		if (r != -ESTALE)
+			return r;
+	}
+}
+
+int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline)
+{
+	return park(tok->pd, tok->seq, tok->gen, deadline);
+}
+
+/* ---- I/O ----------------------------------------------------------------------------- */
+
+static long handoff_call(struct gr_io *io)
+{
+	gr_entersyscall();
+	long r = io->call(io);
+	gr_exitsyscall();
+	return r;
+}
+
+/* The program's O_NONBLOCK on fd, cached per life until the program changes some
+ * descriptor's flags (gr_netpoll_flags_changed bumps the epoch before and after the
+ * change, so a racing F_GETFL is never cached under the final epoch).  A change made by
+ * another process, or by a raw system call, is not seen (documented). */
+static bool pd_nonblock(struct pd *pd, int fd, uint32_t seq)
+{
+	uint32_t ep = atomic_load_explicit(&xflags_epoch, memory_order_acquire) & 0x7fffffff;
+	uint64_t c = atomic_load_explicit(&pd->xflags, memory_order_acquire);
+
+	if ((uint32_t)(c >> 32) == seq && ((uint32_t)c >> 1) == ep)
+		return c & 1;
+	long fl = gr_syscall(SYS_fcntl, fd, F_GETFL, 0);
+	bool nb = fl >= 0 && (fl & O_NONBLOCK);
+	if (fl >= 0)
+		atomic_store_explicit(&pd->xflags, (uint64_t)seq << 32 | ep << 1 | nb,
+				      memory_order_release);
+	return nb;
+}
+
+void gr_netpoll_flags_changed(void)
+{
+	atomic_fetch_add_explicit(&xflags_epoch, 1, memory_order_acq_rel);
+}
+
+/* Zero-timeout poll of fd for the direction of io: true if the call would not block. */
+static bool poll_ready(struct gr_io *io)
+{
+	struct pollfd p = {.fd = io->fd, .events = io->mode == GR_IO_IN ? POLLIN : POLLOUT};
+	struct timespec zero = {0, 0};
+
+	return gr_syscall6(SYS_ppoll, (long)&p, 1, (long)&zero, 0, 8, 0) != 0;
+}
+
+long gr_netpoll_io(struct gr_io *io)
+{
+	struct pd *pd = NULL;
+
+	io->kind = GR_FD_UNKNOWN;
+	if (!gr_g_schedulable(gr_getg()))
+		return io->call(io); /* a foreign thread or g0 blocks itself */
+	if (!(pd = pd_lookup(io->fd, true)))
+		return handoff_call(io); /* fd out of the table's range, or no memory */
+	for (;;) {
+		uint32_t seq = pd_seq(pd);
+		uint64_t in;
+		int r = pd_info(pd, io->fd, seq, &in);
+		if (r == -ESTALE)
+			continue;
+		if (r)
+			return r;
+		enum gr_fd_kind kind = in & INFO_KIND;
+		io->kind = kind;
+		if (kind == GR_FD_PLAIN)
+			return handoff_call(io);
+		uint32_t gen = atomic_load_explicit(&pd->xgen, memory_order_seq_cst);
+		long rc;
+		if (io->nowait && kind != GR_FD_READY) {
+			rc = io->nowait(io, kind);
+			if (rc == -EOPNOTSUPP && kind == GR_FD_PIPE) {
+				/* No RWF_NOWAIT for this one: poll first from now on. */
+				gr_lock(&pd->lock);
+				uint64_t cur = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+				if (cur == in)
+					atomic_store_explicit(
+						&pd->xinfo,
+						(in & ~(uint64_t)INFO_KIND) | GR_FD_READY,
+						memory_order_release);
+				gr_unlock(&pd->lock);
+				continue;
+			}
+			if (rc != -EAGAIN)
+				return rc;
+		} else if (poll_ready(io)) {
+			return handoff_call(io);
+		}
+		/* The call would block. */
+		if ((io->nonblock = pd_nonblock(pd, io->fd, seq)))
+			return io->nowait && kind != GR_FD_READY ? -EAGAIN : io->call(io);
+		r = pd_register(pd, io->fd, seq);
+		if (r == -EPERM)
+			return handoff_call(io);
+		if (r == -ESTALE)
+			continue;
+		if (r)
+			return r;
+		if (!io->deadline) {
+			int64_t t = kind == GR_FD_SOCK
+					    ? sock_timeo(pd, io->fd, seq, io->mode == GR_IO_OUT)
+					    : 0;
+			io->deadline = t ? gr_nanotime() + t : -1;
+		}
+		r = park(pd, seq, gen, io->deadline > 0 ? io->deadline : 0);
+		if (r == -ETIMEDOUT)
+			return -EAGAIN;
+		if (r)
+			return r;
+	}
+}
+
+/* ---- the poller ---------------------------------------------------------------------- */
+
+static void do_epoll(struct gr_np_batch *b, int64_t until)
+{
+	struct timespec ts, *tp = NULL;
+	long n;
+
+	if (until == 0) {
+		n = gr_syscall6(SYS_epoll_wait, epfd, (long)b->ev, 128, 0, 0, 0);
+	} else {
+		if (until != INT64_MAX) {
+			int64_t d = until - gr_nanotime();
+			if (d < 0)
+				d = 0;
+			ts.tv_sec = d / 1000000000;
+			ts.tv_nsec = d % 1000000000;
+			tp = &ts;
+		}
+		/* epoll_pwait2: a timespec, so timers keep their sub-millisecond accuracy. */
+		n = gr_syscall6(441 /* SYS_epoll_pwait2 */, epfd, (long)b->ev, 128, (long)tp, 0,
+				8);
+	}
+	b->n = n > 0 ? (int)n : 0;
+	b->blocking = until != 0;
+}
+
+int gr_netpoll_deliver(struct gr_np_batch *b)
+{
+	int woken = 0;
+
+	for (int i = 0; i < b->n; i++) {
+		uint64_t data = b->ev[i].data.u64;
+		if (data == EVFD_TAG) {
+			if (b->blocking) {
+				uint64_t v;
+				gr_syscall(SYS_read, evfd, &v, sizeof(v));
+				atomic_store_explicit(&xwakesig, 0, memory_order_release);
+			}
+			continue;
+		}
+		struct pd *pd = pd_lookup((int)(uint32_t)data, false);
+		if (!pd || atomic_load_explicit(&pd->xseq, memory_order_acquire) != data >> 32)
+			continue; /* an event of an earlier life */
+		/* seq_cst; pairs with may_sleep's loads under the wait queue's lock. */
+		atomic_fetch_add_explicit(&pd->xgen, 1, memory_order_seq_cst);
+		woken += gr_park_wake(&pd->xgen, INT_MAX, 0);
+	}
+	b->n = 0;
+	return woken;
+}
+
+bool gr_netpoll_worth_polling(bool spinning)
+{
+	return atomic_load_explicit(&xwaiters, memory_order_relaxed) > 0 &&
+	       (!spinning || atomic_load_explicit(&xlastpoll, memory_order_relaxed) != 0);
+}
+
+int gr_netpoll_poll(void)
+{
+	struct gr_np_batch b;
+
+	if (!gr_netpoll_inited())
+		return 0;
+	atomic_store_explicit(&xlastpoll, gr_nanotime(), memory_order_relaxed);
+	do_epoll(&b, 0);
+	return gr_netpoll_deliver(&b);
+}
+
+bool gr_netpoll_block_claim(void)
+{
+	bool f = false;
+
+	if (!gr_netpoll_inited() || atomic_load_explicit(&xblocked, memory_order_relaxed))
+		return false;
+	if (!atomic_compare_exchange_strong_explicit(&xblocked, &f, true, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	/* The claimer reads the timers after this fence, a timer's adder reads xblocked
+	 * after its own (gr_netpoll_timer_added): one of them sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return true;
+}
+
+void gr_netpoll_block(struct gr_np_batch *b, int64_t until)
+{
+	/* Publish the deadline before the caller's last look at the timers (seq_cst; pairs
+	 * with the fence in gr_netpoll_timer_added). */
+	atomic_store_explicit(&xpoll_until, until, memory_order_seq_cst);
+	atomic_store_explicit(&xlastpoll, 0, memory_order_relaxed);
+	do_epoll(b, until);
+	atomic_store_explicit(&xlastpoll, gr_nanotime(), memory_order_relaxed);
+	atomic_store_explicit(&xpoll_until, INT64_MAX, memory_order_relaxed);
+}
+
+void gr_netpoll_block_release(void)
+{
+	atomic_store_explicit(&xblocked, false, memory_order_release);
+}
+
+void gr_netpoll_break(void)
+{
+	uint32_t zero = 0;
+
+	if (!gr_netpoll_inited())
+		return;
+	if (atomic_compare_exchange_strong_explicit(&xwakesig, &zero, 1, memory_order_acq_rel,
+						    memory_order_relaxed)) {
+		uint64_t one = 1;
+		gr_syscall(SYS_write, evfd, &one, sizeof(one));
+	}
+}
+
+void gr_netpoll_timer_added(int64_t when)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&xblocked, memory_order_relaxed) &&
+	    when < atomic_load_explicit(&xpoll_until, memory_order_relaxed))
+		gr_netpoll_break();
+}
+
+int gr_netpoll_sysmon(int64_t now)
+{
+	int64_t last = atomic_load_explicit(&xlastpoll, memory_order_relaxed);
+
+	if (!gr_netpoll_inited() || last == 0 || now - last < SYSMON_POLL_NS)
+		return 0;
+	return gr_netpoll_poll();
+}
+
+void gr_netpoll_fork_child(void)
+{
+	/* The child shares the parent's epoll instance: leave it (closing the child's copies
+	 * of both descriptors) and start a new one on the next registration. */
+	if (gr_netpoll_inited()) {
+		gr_syscall(SYS_close, epfd, 0, 0);
+		gr_syscall(SYS_close, evfd, 0, 0);
+	}
+	epfd = evfd = -1;
+	atomic_store_explicit(&xinit, 0, memory_order_relaxed);
+	atomic_store_explicit(&xwaiters, 0, memory_order_relaxed);
+	atomic_store_explicit(&xblocked, false, memory_order_relaxed);
+	atomic_store_explicit(&xwakesig, 0, memory_order_relaxed);
+	init_lock = (struct gr_lock)GR_LOCK_INIT;
+	for (int c = 0; c < NCHUNKS; c++) {
+		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_relaxed);
+		for (int i = 0; chunk && i < CHUNK_SIZE; i++) {
+			struct pd *pd = &chunk[i];
+			pd->lock = (struct gr_lock)GR_LOCK_INIT;
+			uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+			atomic_store_explicit(&pd->xinfo, in & ~(uint64_t)INFO_REGISTERED,
+					      memory_order_relaxed);
+		}
+	}
+}
+
+void gr_netpoll_close_range_begin(unsigned first, unsigned last)
+{
+	for (unsigned c = first >> CHUNK_BITS; c < NCHUNKS && c <= last >> CHUNK_BITS; c++) {
+		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+		if (!chunk)
+			continue;
+		for (unsigned i = 0; i < CHUNK_SIZE; i++) {
+			unsigned fd = c << CHUNK_BITS | i;
+			if (fd >= first && fd <= last && !gr_netpoll_own_fd((int)fd))
+				pd_bump(&chunk[i], (int)fd, true);
+		}
+	}
+}
+
+void gr_netpoll_close_range_end(unsigned first, unsigned last)
+{
+	for (unsigned c = first >> CHUNK_BITS; c < NCHUNKS && c <= last >> CHUNK_BITS; c++) {
+		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+		if (!chunk)
+			continue;
+		for (unsigned i = 0; i < CHUNK_SIZE; i++) {
+			unsigned fd = c << CHUNK_BITS | i;
+			struct pd *pd = &chunk[i];
+			if (fd >= first && fd <= last &&
+			    (atomic_load_explicit(&pd->xseq, memory_order_relaxed) & 1))
+				pd_bump(pd, (int)fd, false);
+		}
+	}
+}
+
+int gr_netpoll_own_fds(int fds[2])
+{
+	if (!gr_netpoll_inited())
+		return 0;
+	fds[0] = epfd < evfd ? epfd : evfd;
+	fds[1] = epfd < evfd ? evfd : epfd;
+	return 2;
+}
