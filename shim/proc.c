@@ -525,6 +525,7 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		gr_thread_exited(gp);
 		break;
 	case GR_OP_SYSCALL_QUEUE:
+	case GR_OP_PREEMPT:
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
 		gr_globrunq_put(gp);
 		gr_wakep();
@@ -626,6 +627,14 @@ void gr_yield(void)
 		return;
 	}
 	switch_to_g0(gp, GR_OP_YIELD);
+}
+
+void gr_proc_preempt(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	GR_DASSERT(gr_g_schedulable(gp));
+	switch_to_g0(gp, GR_OP_PREEMPT);
 }
 
 void gr_proc_exit_g(void)

@@ -30,6 +30,11 @@ void gr_proc_start_g(struct gr_g *gp);
 /* Puts the running G at the tail of its P's run queue and schedules (sched_yield). */
 void gr_yield(void);
 
+/* The safe-point yield of asynchronous preemption, called by the preemption stub with
+ * every register saved: puts the running G on the global run queue (Go: gopreempt_m) and
+ * returns when some M runs it again. */
+void gr_proc_preempt(void);
+
 /* Leaves the running G for good: switches to g0, which calls gr_thread_exited(gp).
  * Never returns. */
 __attribute__((noreturn)) void gr_proc_exit_g(void);

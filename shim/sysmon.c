@@ -8,11 +8,19 @@
  * or the call has lasted 10ms.  The retaken P goes to another M (gr_handoffp); the M in
  * the call finds out when it returns (gr_exitsyscall).
  *
+ * Preemption (preempt_check): a P whose time slice (schedtick) has not changed for 10 ms
+ * while other work waits (a queued G, a due timer) gets a preemption request for its M
+ * (preempt.c); a request the G refused (not at a safe point) is repeated 1 ms later.  As
+ * in Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged), so
+ * two Gs that hand the P back and forth share one 10 ms slice.
+ *
  * Rejected: handing the P off on every system call (entersyscallblock for all): most calls
  * return in microseconds, and a hand-off costs a futex wake and an OS-thread switch.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -23,14 +31,61 @@
 #define TICK_MAX_NS 10000000
 #define SYSCALL_MAX_NS 10000000
 #define IDLE_ROUNDS 50 /* rounds without work before the tick starts doubling */
+#define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS */
+#define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
+
+struct gr_sysmon_stats gr_sysmon_stats;
 
 /* sysmon's last observation of each P.  Owned by the sysmon thread. */
 struct p_watch {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
+	uint32_t schedtick; /* the time slice seen last ... */
+	int64_t schedwhen;  /* ... and when it was first seen (or last signalled, less the
+			     * slice, plus the retry interval) */
 };
 
 static struct p_watch *watch;
+
+/* True when some G waits for a P: queued locally or globally, or behind a due timer. */
+static bool work_waiting(int64_t now)
+{
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed))
+		return true;
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		if (!gr_runq_empty(pp) ||
+		    atomic_load_explicit(&pp->xtimer0, memory_order_relaxed) <= now)
+			return true;
+	}
+	return false;
+}
+
+/* Go: retake's preemption half.  pp is RUNNING.  Returns when the slice sysmon now
+ * watches on pp will be due for preemption (INT64_MAX: nothing to watch). */
+static int64_t preempt_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
+{
+	uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+
+	if (!gr_preempt_enabled())
+		return INT64_MAX;
+	if (pw->schedtick != tick) {
+		pw->schedtick = tick;
+		pw->schedwhen = now;
+		return now + FORCE_PREEMPT_NS;
+	}
+	if (now - pw->schedwhen < FORCE_PREEMPT_NS)
+		return pw->schedwhen + FORCE_PREEMPT_NS;
+	if (!work_waiting(now))
+		return INT64_MAX;
+	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+	if (!mp)
+		return INT64_MAX;
+	pw->schedwhen = now - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
+	gr_preempt_refresh();
+	gr_preempt_request(mp, tick);
+	return now + PREEMPT_RETRY_NS;
+}
 
 static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
 {
@@ -51,18 +106,27 @@ static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
 	if (!atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_IDLE,
 						     memory_order_acq_rel, memory_order_relaxed))
 		return false;
+	gr_stat_inc(&gr_sysmon_stats.xretakes);
+	gr_stat_inc(&gr_sysmon_stats.xhandoffs);
 	gr_handoffp(pp);
 	return true;
 }
 
-static int retake(int64_t now)
+/* Returns the number of Ps retaken; *next is lowered to the next preemption deadline. */
+static int retake(int64_t now, int64_t *next)
 {
 	int n = 0;
 
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
-		if (atomic_load_explicit(&pp->xstatus, memory_order_acquire) == GR_P_SYSCALL)
+		int st = atomic_load_explicit(&pp->xstatus, memory_order_acquire);
+		if (st == GR_P_SYSCALL)
 			n += retake_syscall(pp, &watch[i], now);
+		else if (st == GR_P_RUNNING) {
+			int64_t due = preempt_check(pp, &watch[i], now);
+			if (due < *next)
+				*next = due;
+		}
 	}
 	return n;
 }
@@ -71,12 +135,20 @@ static void *sysmon_main(void *arg)
 {
 	_Atomic uint32_t never = 0;
 	int64_t delay = TICK_MIN_NS;
+	int64_t next_preempt = INT64_MAX;
 	int idle = 0;
 
 	(void)arg;
 	for (;;) {
-		gr_futex_wait(&never, 0, gr_nanotime() + delay);
-		if (retake(gr_nanotime())) {
+		int64_t now = gr_nanotime();
+		int64_t wake = now + delay;
+		/* A time slice that ends before the next tick: wake for it (slices of 10 ms,
+		 * not 10 to 20 ms; with 64 Gs on 2 Ps that is what keeps them even). */
+		if (next_preempt < wake)
+			wake = next_preempt > now ? next_preempt : now;
+		gr_futex_wait(&never, 0, wake);
+		next_preempt = INT64_MAX;
+		if (retake(gr_nanotime(), &next_preempt)) {
 			idle = 0;
 			delay = TICK_MIN_NS;
 		} else if (++idle > IDLE_ROUNDS && delay < TICK_MAX_NS) {
@@ -94,10 +166,36 @@ int gr_sysmon_start(void)
 	watch = calloc(gr_sched.nprocs, sizeof(*watch));
 	if (!watch)
 		return -1;
+	if (gr_preempt_init() != 0)
+		gr_real_msg("green: cannot install the preemption signal handler; ",
+			    "preemption is off", "\n");
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	int r = gr_real.pthread_create(&t, &attr, sysmon_main, NULL);
 	pthread_attr_destroy(&attr);
 	return r ? -r : 0;
+}
+
+/* GREEN_SYSMON_STATS=1: print the counters at exit (a stopgap until GREEN_SCHEDTRACE). */
+__attribute__((destructor)) static void sysmon_stats_dump(void)
+{
+	char buf[512];
+	struct gr_sysmon_stats *s = &gr_sysmon_stats;
+
+	if (!getenv("GREEN_SYSMON_STATS"))
+		return;
+	snprintf(buf, sizeof(buf),
+		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu handoffs=%lu "
+		 "revocations=%lu revoked_returns=%lu preempt_requests=%lu preemptions=%lu "
+		 "preempt_unsafe=%lu\n",
+		 (unsigned long)s->xsyscalls, (unsigned long)s->xsyscall_lost_p,
+		 (unsigned long)s->xretakes, (unsigned long)s->xhandoffs,
+		 (unsigned long)s->xrevocations, (unsigned long)s->xrevoked_returns,
+		 (unsigned long)s->xpreempt_requests, (unsigned long)s->xpreemptions,
+		 (unsigned long)s->xpreempt_unsafe);
+	gr_real_msg(buf, NULL, NULL);
+	extern _Atomic long dbg_nog, dbg_curg, dbg_tick, dbg_nowant;
+	snprintf(buf, sizeof(buf), "nog=%ld curg=%ld tick=%ld nowant=%ld\n", dbg_nog, dbg_curg, dbg_tick, dbg_nowant);
+	gr_real_msg(buf, NULL, NULL);
 }
