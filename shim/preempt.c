@@ -62,7 +62,6 @@ bool gr_preempt_use_xsave;
 
 static int preempt_sig;	 /* 0: preemption off */
 static pid_t self_pid;
-_Atomic long dbg_nog, dbg_curg, dbg_tick, dbg_nowant;
 
 /* The program's disposition of preempt_sig.  Written by gr_preempt_sigaction under
  * proglock; read by the handler without it (a handler racing a sigaction call may see
@@ -313,15 +312,11 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	uint32_t want = mp ? atomic_exchange_explicit(&mp->xpreempt, 0, memory_order_acquire) : 0;
 
 	if (!want) {
-		dbg_nowant++;
 		chain(sig, si, ucv);
 		errno = saved_errno;
 		return;
 	}
 	struct gr_p *pp = mp->p;
-	if (!gr_g_schedulable(gp)) dbg_nog++;
-	else if (mp->curg != gp) dbg_curg++;
-	else if (!pp || pp->schedtick + 1 != want) dbg_tick++;
 	if (gr_g_schedulable(gp) && mp->curg == gp && pp && pp->schedtick + 1 == want &&
 	    atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_USER) {
 		if (safe_point(gp, ucv)) {

@@ -525,7 +525,7 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		gr_thread_exited(gp);
 		break;
 	case GR_OP_SYSCALL_QUEUE:
-	case GR_OP_PREEMPT:
+	case GR_OP_PREEMPT: /* Go: gopreempt_m puts a preempted G on the global queue */
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
 		gr_globrunq_put(gp);
 		gr_wakep();
