@@ -140,6 +140,7 @@ static struct gr_m *m_alloc(void)
 	mp->g0->magic = GR_G_MAGIC;
 	atomic_store_explicit(&mp->g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	mp->fastrand = (uint64_t)(uintptr_t)mp * 0x9e3779b97f4a7c15ull | 1;
+	atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed); /* on g0 */
 	return mp;
 }
 
@@ -546,6 +547,9 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
 	mp->curg = gp;
+	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
+	 * Release: pairs with sysmon's CAS, which then reads mp->p. */
+	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
 	mp->curg = NULL;
 	finish_op(mp, gp);
@@ -564,7 +568,15 @@ static void schedule(struct gr_m *mp)
 
 /* ---- the G side -------------------------------------------------------------------- */
 
-static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
+/*
+ * Revocation (sysmon.c: an M asleep in the kernel where no hook saw it loses its P).
+ * A G pins its M's P (mp->xpin USER -> PINNED) before any use of mp->p and unpins it
+ * before it goes back to the program; execute unpins for the G it starts.  A pin that
+ * finds REVOKED means sysmon gave the P to another M: the G then takes an idle P or
+ * queues itself and idles the M, exactly as gr_exitsyscall does when its P was retaken.
+ * g0 always runs pinned, as does an M in a wrapped system call (retake's business).
+ */
+static void switch_to_g0_pinned(struct gr_g *gp, enum gr_switch_op op)
 {
 	struct gr_m *mp = gp->m;
 
@@ -572,14 +584,82 @@ static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
 	gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
 }
 
+/* The running M lost its P to sysmon.  Returns holding a P, pinned, maybe on another M. */
+static void revoked_return(struct gr_g *gp)
+{
+	struct gr_m *mp = gp->m;
+	struct gr_p *pp;
+
+	gr_stat_inc(&gr_sysmon_stats.xrevoked_returns);
+	mp->p = NULL; /* sysmon handed it over; pp->m is no longer us */
+	atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed);
+	if ((pp = pidleget())) {
+		acquirep(mp, pp);
+		return;
+	}
+	switch_to_g0_pinned(gp, GR_OP_SYSCALL_QUEUE);
+	/* Resumed by execute (unpinned): pin again. */
+	uint32_t st = GR_PIN_USER;
+	if (!atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						     memory_order_acquire, memory_order_relaxed))
+		revoked_return(gp);
+}
+
+/* Pins the running G's P.  Returns true when this call pinned it (then unpin), false when
+ * the G is not schedulable or an outer entry holds the pin. */
+static bool pin(struct gr_g *gp)
+{
+	if (!gr_g_schedulable(gp))
+		return false;
+	uint32_t st = GR_PIN_USER;
+	/* Acquire: pairs with nothing of sysmon's but orders our later reads of mp->p. */
+	if (atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						    memory_order_acquire, memory_order_relaxed))
+		return true;
+	if (st == GR_PIN_PINNED)
+		return false;
+	revoked_return(gp);
+	return true;
+}
+
+static void unpin(struct gr_g *gp, bool pinned)
+{
+	if (pinned)
+		atomic_store_explicit(&gp->m->xpin, GR_PIN_USER, memory_order_release);
+}
+
+struct gr_p *gr_proc_pin(bool *pinned)
+{
+	struct gr_g *gp = gr_getg();
+
+	*pinned = pin(gp);
+	if (gp && gp->is_g0)
+		return gp->m->p;
+	return gr_g_schedulable(gp) ? gp->m->p : NULL;
+}
+
+void gr_proc_unpin(bool pinned)
+{
+	unpin(gr_getg(), pinned);
+}
+
+/* Every G-to-g0 switch: pin first (the g0 side uses the P), then switch.  The G resumes
+ * unpinned (execute). */
+static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
+{
+	pin(gp);
+	switch_to_g0_pinned(gp, op);
+}
+
 void gr_park(void (*unlockf)(void *), void *arg)
 {
 	struct gr_g *gp = gr_getg();
 
-	GR_DASSERT(gr_g_schedulable(gp) && gp->m->p);
+	GR_DASSERT(gr_g_schedulable(gp));
+	pin(gp); /* may move the G to another M: set unlockf on the final one */
 	gp->m->unlockf = unlockf;
 	gp->m->unlockarg = arg;
-	switch_to_g0(gp, GR_OP_PARK);
+	switch_to_g0_pinned(gp, GR_OP_PARK);
 }
 
 static void ready(struct gr_g *gp, bool next)
@@ -589,11 +669,14 @@ static void ready(struct gr_g *gp, bool next)
 	if (!atomic_compare_exchange_strong_explicit(&gp->xstatus, &waiting, GR_G_RUNNABLE,
 						     memory_order_acq_rel, memory_order_relaxed))
 		gr_throw("gr_ready of a G that is not waiting");
+	struct gr_g *self = gr_getg();
+	bool pinned = pin(self);
 	struct gr_p *pp = curp();
 	if (pp)
 		gr_runq_put(pp, gp, next);
 	else
 		gr_globrunq_put(gp);
+	unpin(self, pinned);
 	gr_wakep();
 }
 
@@ -610,11 +693,14 @@ void gr_ready_tail(struct gr_g *gp)
 void gr_proc_start_g(struct gr_g *gp)
 {
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
+	struct gr_g *self = gr_getg();
+	bool pinned = pin(self);
 	struct gr_p *pp = curp();
 	if (pp)
 		gr_runq_put(pp, gp, true);
 	else
 		gr_globrunq_put(gp);
+	unpin(self, pinned);
 	gr_wakep();
 }
 
@@ -634,7 +720,7 @@ void gr_proc_preempt(void)
 	struct gr_g *gp = gr_getg();
 
 	GR_DASSERT(gr_g_schedulable(gp));
-	switch_to_g0(gp, GR_OP_PREEMPT);
+	switch_to_g0(gp, GR_OP_PREEMPT); /* pins: a revoked M queues the G instead */
 }
 
 void gr_proc_exit_g(void)
@@ -646,6 +732,7 @@ void gr_proc_exit_g(void)
 void gr_proc_abandon_m(void)
 {
 	struct gr_g *gp = gr_getg();
+	pin(gp);
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = releasep(mp);
 
@@ -697,6 +784,9 @@ void gr_entersyscall(void)
 
 	if (!gr_g_schedulable(gp))
 		return;
+	/* Pinned until gr_exitsyscall: an M in a wrapped call is retake's, not revocation's. */
+	pin(gp);
+	gr_stat_inc(&gr_sysmon_stats.xsyscalls);
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->p;
 	__atomic_store_n(&pp->syscalltick, pp->syscalltick + 1, __ATOMIC_RELAXED);
@@ -723,14 +813,17 @@ void gr_exitsyscall(void)
 						    memory_order_acq_rel, memory_order_relaxed)) {
 		mp->p = pp;
 		pp->m = mp;
+		unpin(gp, true);
 		return;
 	}
 	/* sysmon gave our P away: take an idle one, or queue the G and idle the M. */
+	gr_stat_inc(&gr_sysmon_stats.xsyscall_lost_p);
 	if ((pp = pidleget())) {
 		acquirep(mp, pp);
+		unpin(gp, true);
 		return;
 	}
-	switch_to_g0(gp, GR_OP_SYSCALL_QUEUE);
+	switch_to_g0_pinned(gp, GR_OP_SYSCALL_QUEUE); /* resumes unpinned */
 }
 
 /* ---- start-up ---------------------------------------------------------------------- */
@@ -799,6 +892,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	acquirep(m0, &gr_sched.allp[0]);
 	main_g.m = m0;
 	m0->curg = &main_g;
+	atomic_store_explicit(&m0->xpin, GR_PIN_USER, memory_order_relaxed); /* main G runs */
 	atomic_store_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
 
 	/* sysmon now, from the main thread's own TCB: glibc's pthread_create switches libc

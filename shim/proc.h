@@ -59,6 +59,13 @@ void gr_exitsyscall(void);
  * to do, else idles it (Go: handoffp).  Any thread, sysmon included. */
 void gr_handoffp(struct gr_p *pp);
 
+/* Pins the calling G's P against revocation (sysmon.c) and returns it (NULL on a foreign
+ * thread; g0's own P on g0).  Use around any use of the P outside proc.c (the G and stack
+ * caches); *pinned says whether gr_proc_unpin must undo this call.  May switch the G to
+ * another M when its P was revoked. */
+struct gr_p *gr_proc_pin(bool *pinned);
+void gr_proc_unpin(bool pinned);
+
 /* A timer with deadline when was added: wakes the M sleeping until a later timer. */
 void gr_proc_timer_added(int64_t when);
 

@@ -17,8 +17,13 @@
  * Rejected: handing the P off on every system call (entersyscallblock for all): most calls
  * return in microseconds, and a hand-off costs a futex wake and an OS-thread switch.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "arch/x86_64/syscall.h"
 
 #include "preempt.h"
 #include "proc.h"
@@ -34,6 +39,7 @@
 #define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS */
 #define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
 #define SLICE_PRECISION_NS 1000000 /* how late sysmon may notice a new slice */
+#define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
 
 struct gr_sysmon_stats gr_sysmon_stats;
 
@@ -118,6 +124,59 @@ static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
 	return true;
 }
 
+/*
+ * Revocation (Go has no counterpart: its runtime sees every system call).  glibc's
+ * internal locks (stdio, malloc arenas, the loader) and raw `syscall` instructions block
+ * an M in the kernel without a hook.  A P that is RUNNING, whose slice has not changed
+ * for REVOKE_NS while work waits, and whose M is unpinned (running the program, not green)
+ * and asleep in the kernel (state S or D in /proc/self/task/TID/stat) is revoked: CAS
+ * mp->xpin USER -> REVOKED, then handed to another M like a retaken P.  The sleeping M
+ * notices at its next entry into green (proc.c: pin) and gives way.
+ */
+static bool task_sleeping(pid_t tid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	long fd = gr_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	long n = gr_syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	gr_syscall(SYS_close, fd, 0, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	return p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D');
+}
+
+static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
+{
+	if (pw->schedtick != __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) ||
+	    now - pw->schedwhen < REVOKE_NS || !work_waiting(now))
+		return false;
+	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+	if (!mp || atomic_load_explicit(&mp->xpin, memory_order_relaxed) != GR_PIN_USER ||
+	    !task_sleeping(mp->ktid))
+		return false;
+	uint32_t st = GR_PIN_USER;
+	/* Acquire: pairs with execute's release, so mp->p below is the P the M runs with. */
+	if (!atomic_compare_exchange_strong_explicit(&mp->xpin, &st, GR_PIN_REVOKED,
+						    memory_order_acquire, memory_order_relaxed))
+		return false;
+	if (mp->p != pp) { /* pp->m was stale: not ours to take */
+		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
+		return false;
+	}
+	/* The M cannot touch pp again without seeing REVOKED: detach it and hand it over. */
+	pp->m = NULL;
+	atomic_store_explicit(&pp->xstatus, GR_P_IDLE, memory_order_release);
+	gr_stat_inc(&gr_sysmon_stats.xrevocations);
+	gr_stat_inc(&gr_sysmon_stats.xhandoffs);
+	gr_handoffp(pp);
+	return true;
+}
+
 /* Returns the number of Ps retaken; *next is lowered to the next preemption deadline. */
 static int retake(int64_t now, int64_t *next)
 {
@@ -128,6 +187,8 @@ static int retake(int64_t now, int64_t *next)
 		int st = atomic_load_explicit(&pp->xstatus, memory_order_acquire);
 		if (st == GR_P_SYSCALL)
 			n += retake_syscall(pp, &watch[i], now);
+		else if (st == GR_P_RUNNING && revoke_check(pp, &watch[i], now))
+			n++;
 		else if (st == GR_P_RUNNING) {
 			int64_t due = preempt_check(pp, &watch[i], now);
 			if (due < *next)
