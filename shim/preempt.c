@@ -317,13 +317,17 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	struct gr_p *pp = mp->p;
+	uint32_t user = GR_PIN_USER;
+	/* Pinned while the handler runs: no revocation under it, and the interposed calls the
+	 * unwinder makes (write, to probe memory) do not hand the P off (gr_entersyscall). */
 	if (gr_g_schedulable(gp) && mp->curg == gp && pp && pp->schedtick + 1 == want &&
-	    atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_USER) {
-		if (safe_point(gp, ucv)) {
+	    atomic_compare_exchange_strong_explicit(&mp->xpin, &user, GR_PIN_PINNED,
+						    memory_order_acquire, memory_order_relaxed)) {
+		if (safe_point(gp, ucv))
 			redirect(ucv);
-		} else {
+		else
 			gr_stat_inc(&gr_sysmon_stats.xpreempt_unsafe);
-		}
+		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
 	}
 	errno = saved_errno;
 }

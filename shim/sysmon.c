@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "arch/x86_64/syscall.h"
 
@@ -50,6 +51,8 @@ struct p_watch {
 	uint32_t schedtick; /* the time slice seen last ... */
 	int64_t schedwhen;  /* ... and when it was first seen (or last signalled, less the
 			     * slice, plus the retry interval) */
+	struct gr_m *schedm; /* the M running it */
+	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
 };
 
 static struct p_watch *watch;
@@ -68,32 +71,54 @@ static bool work_waiting(int64_t now)
 	return false;
 }
 
+/* CPU time the kernel thread tid has consumed (ns), or -1.  Linux encodes a thread's
+ * CPU clock as MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) = ~tid << 3 | 4 | 2. */
+static int64_t thread_cputime(pid_t tid)
+{
+	struct timespec ts;
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+
+	if (gr_syscall(SYS_clock_gettime, clk, &ts, 0) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Go: retake's preemption half.  pp is RUNNING.  Returns when the slice sysmon now
- * watches on pp will be due for preemption (INT64_MAX: nothing to watch). */
+ * watches on pp may be due for preemption (INT64_MAX: nothing to watch).
+ *
+ * Unlike Go, a slice is 10 ms of the M's CPU time, not of wall time: on a machine with
+ * more runnable threads than CPUs an M gets a fraction of each wall-clock slice, and
+ * counting wall time would give the Gs whose slices the kernel happened to favour several
+ * times the CPU of the others (fairness 64 2 on a loaded 2-CPU machine: 0.2 instead of
+ * the kernel's own 0.5).  Where the thread CPU clock cannot be read, wall time is used. */
 static int64_t preempt_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 {
 	uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
 
-	if (!gr_preempt_enabled())
+	if (!gr_preempt_enabled() || !mp)
 		return INT64_MAX;
-	if (pw->schedtick != tick) {
+	int64_t cpu = thread_cputime(mp->ktid);
+	if (pw->schedtick != tick || pw->schedm != mp) {
 		pw->schedtick = tick;
+		pw->schedm = mp;
 		pw->schedwhen = now;
+		pw->schedcpu = cpu;
 	}
+	int64_t ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : now - pw->schedwhen;
 	/* sysmon learns that a slice began only when it looks: while Gs wait, look every
 	 * SLICE_PRECISION_NS so that slices last 10 ms, not 10 ms plus a sysmon tick. */
-	if (now - pw->schedwhen < FORCE_PREEMPT_NS) {
-		int64_t due = pw->schedwhen + FORCE_PREEMPT_NS;
+	if (ran < FORCE_PREEMPT_NS) {
+		int64_t due = now + FORCE_PREEMPT_NS - ran;
 		if (due > now + SLICE_PRECISION_NS && work_waiting(now))
 			due = now + SLICE_PRECISION_NS;
 		return due;
 	}
 	if (!work_waiting(now))
 		return INT64_MAX;
-	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
-	if (!mp)
-		return INT64_MAX;
+	/* Refused or not yet delivered: ask again after another PREEMPT_RETRY_NS. */
 	pw->schedwhen = now - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
+	pw->schedcpu = cpu - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
 	gr_preempt_refresh();
 	gr_preempt_request(mp, tick);
 	return now + PREEMPT_RETRY_NS;
