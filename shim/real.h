@@ -82,6 +82,7 @@ void gr_real_msg(const char *a, const char *b, const char *c);
 struct sembuf;
 #define GR_REAL_SYS_FUNCS(X)                                                             \
 	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))          \
+	X(__sighandler_t, signal, (int, __sighandler_t))                                \
 	X(int, open, (const char *, int, ...))                                          \
 	X(int, open64, (const char *, int, ...))                                        \
 	X(int, openat, (int, const char *, int, ...))                                   \
@@ -123,10 +124,6 @@ struct sembuf;
 	X(int, linkat, (int, const char *, int, const char *, int))                     \
 	X(int, symlink, (const char *, const char *))                                   \
 	X(int, symlinkat, (const char *, int, const char *))                            \
-	X(int, stat, (const char *, struct stat *))                                     \
-	X(int, lstat, (const char *, struct stat *))                                    \
-	X(int, fstatat, (int, const char *, struct stat *, int))                        \
-	X(int, statx, (int, const char *, int, unsigned int, struct statx *))           \
 	X(pid_t, waitpid, (pid_t, int *, int))                                          \
 	X(pid_t, wait, (int *))                                                         \
 	X(pid_t, wait3, (int *, int, struct rusage *))                                  \

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "park.h"
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runtime.h"

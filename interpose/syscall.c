@@ -1,0 +1,237 @@
+/*
+ * Blocking system calls that no poller can wait for: regular-file and directory
+ * operations, process waits, file locks, System V and POSIX message queues and
+ * semaphores, name resolution, system/pclose, sigsuspend/pause.  Each is bracketed by
+ * gr_entersyscall/gr_exitsyscall (shim/proc.c, Go's entersyscall/exitsyscall): the P
+ * stays with the M for a call that returns quickly, and sysmon hands it to another M when
+ * the call blocks for more than a tick.  errno is the G's own (per-G TLS) and is
+ * preserved across the exit bracket, which may move the G to another M.
+ *
+ * Not here: read/write/readv/writev, sockets and poll (io.c, the netpoller), the sleep
+ * family (sleep.c), syscall() (the futex emulation), signal waits beyond the plain
+ * bracket (the signals work).  fcntl brackets only F_SETLKW and F_OFD_SETLKW: every other
+ * command returns at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define GR_EXPORT __attribute__((visibility("default")))
+
+/* Defines an interposer that brackets the real call.  args repeats params' names. */
+#define GR_SYSCALL_WRAP(ret, name, params, args)                                         \
+	GR_EXPORT ret name params                                                        \
+	{                                                                                \
+		const struct gr_real_sys *r = gr_real_sys();                             \
+		if (!gr_is_ready())                                                      \
+			return r->name args;                                             \
+		gr_entersyscall();                                                       \
+		ret gr_v_ = r->name args;                                                    \
+		int gr_e_ = errno;                                                          \
+		gr_exitsyscall();                                                        \
+		errno = gr_e_;                                                               \
+		return gr_v_;                                                              \
+	}
+
+#define GR_SYSCALL_WRAP_VOID(name, params, args)                                         \
+	GR_EXPORT void name params                                                       \
+	{                                                                                \
+		const struct gr_real_sys *r = gr_real_sys();                             \
+		if (!gr_is_ready()) {                                                    \
+			r->name args;                                                    \
+			return;                                                          \
+		}                                                                        \
+		gr_entersyscall();                                                       \
+		r->name args;                                                            \
+		int gr_e_ = errno;                                                          \
+		gr_exitsyscall();                                                        \
+		errno = gr_e_;                                                               \
+	}
+
+/* ---- open: variadic; the mode is read only when the flags need it -------------------- */
+
+static mode_t open_mode(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
+}
+
+#define GR_OPEN_WRAP(name)                                                               \
+	GR_EXPORT int name(const char *path, int flags, ...)                             \
+	{                                                                                \
+		va_list ap;                                                              \
+		va_start(ap, flags);                                                     \
+		mode_t mode = open_mode(flags, ap);                                      \
+		va_end(ap);                                                              \
+		const struct gr_real_sys *r = gr_real_sys();                             \
+		if (!gr_is_ready())                                                      \
+			return r->name(path, flags, mode);                               \
+		gr_entersyscall();                                                       \
+		int gr_v_ = r->name(path, flags, mode);                                      \
+		int gr_e_ = errno;                                                          \
+		gr_exitsyscall();                                                        \
+		errno = gr_e_;                                                               \
+		return gr_v_;                                                              \
+	}
+
+#define GR_OPENAT_WRAP(name)                                                             \
+	GR_EXPORT int name(int dirfd, const char *path, int flags, ...)                  \
+	{                                                                                \
+		va_list ap;                                                              \
+		va_start(ap, flags);                                                     \
+		mode_t mode = open_mode(flags, ap);                                      \
+		va_end(ap);                                                              \
+		const struct gr_real_sys *r = gr_real_sys();                             \
+		if (!gr_is_ready())                                                      \
+			return r->name(dirfd, path, flags, mode);                        \
+		gr_entersyscall();                                                       \
+		int gr_v_ = r->name(dirfd, path, flags, mode);                               \
+		int gr_e_ = errno;                                                          \
+		gr_exitsyscall();                                                        \
+		errno = gr_e_;                                                               \
+		return gr_v_;                                                              \
+	}
+
+GR_OPEN_WRAP(open)
+GR_OPEN_WRAP(open64)
+GR_OPENAT_WRAP(openat)
+GR_OPENAT_WRAP(openat64)
+GR_SYSCALL_WRAP(int, creat, (const char *p, mode_t m), (p, m))
+GR_SYSCALL_WRAP(int, creat64, (const char *p, mode_t m), (p, m))
+
+/* ---- file data ----------------------------------------------------------------------- */
+
+GR_SYSCALL_WRAP(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
+GR_SYSCALL_WRAP(ssize_t, pread64, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
+GR_SYSCALL_WRAP(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+GR_SYSCALL_WRAP(ssize_t, pwrite64, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+GR_SYSCALL_WRAP(ssize_t, preadv, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o))
+GR_SYSCALL_WRAP(ssize_t, preadv64, (int fd, const struct iovec *v, int n, off_t o),
+		(fd, v, n, o))
+GR_SYSCALL_WRAP(ssize_t, pwritev, (int fd, const struct iovec *v, int n, off_t o),
+		(fd, v, n, o))
+GR_SYSCALL_WRAP(ssize_t, pwritev64, (int fd, const struct iovec *v, int n, off_t o),
+		(fd, v, n, o))
+GR_SYSCALL_WRAP(ssize_t, preadv2, (int fd, const struct iovec *v, int n, off_t o, int f),
+		(fd, v, n, o, f))
+GR_SYSCALL_WRAP(ssize_t, pwritev2, (int fd, const struct iovec *v, int n, off_t o, int f),
+		(fd, v, n, o, f))
+GR_SYSCALL_WRAP(int, fsync, (int fd), (fd))
+GR_SYSCALL_WRAP(int, fdatasync, (int fd), (fd))
+GR_SYSCALL_WRAP_VOID(sync, (void), ())
+GR_SYSCALL_WRAP(int, syncfs, (int fd), (fd))
+GR_SYSCALL_WRAP(int, sync_file_range, (int fd, off_t o, off_t n, unsigned int f), (fd, o, n, f))
+GR_SYSCALL_WRAP(int, fallocate, (int fd, int m, off_t o, off_t n), (fd, m, o, n))
+GR_SYSCALL_WRAP(int, fallocate64, (int fd, int m, off_t o, off_t n), (fd, m, o, n))
+GR_SYSCALL_WRAP(int, posix_fallocate, (int fd, off_t o, off_t n), (fd, o, n))
+GR_SYSCALL_WRAP(int, posix_fallocate64, (int fd, off_t o, off_t n), (fd, o, n))
+GR_SYSCALL_WRAP(int, ftruncate, (int fd, off_t n), (fd, n))
+GR_SYSCALL_WRAP(int, ftruncate64, (int fd, off_t n), (fd, n))
+GR_SYSCALL_WRAP(int, truncate, (const char *p, off_t n), (p, n))
+GR_SYSCALL_WRAP(int, truncate64, (const char *p, off_t n), (p, n))
+
+/* ---- directories --------------------------------------------------------------------- */
+
+GR_SYSCALL_WRAP(int, rename, (const char *a, const char *b), (a, b))
+GR_SYSCALL_WRAP(int, renameat, (int d1, const char *a, int d2, const char *b), (d1, a, d2, b))
+GR_SYSCALL_WRAP(int, renameat2, (int d1, const char *a, int d2, const char *b, unsigned f),
+		(d1, a, d2, b, f))
+GR_SYSCALL_WRAP(int, unlink, (const char *p), (p))
+GR_SYSCALL_WRAP(int, unlinkat, (int d, const char *p, int f), (d, p, f))
+GR_SYSCALL_WRAP(int, mkdir, (const char *p, mode_t m), (p, m))
+GR_SYSCALL_WRAP(int, mkdirat, (int d, const char *p, mode_t m), (d, p, m))
+GR_SYSCALL_WRAP(int, rmdir, (const char *p), (p))
+GR_SYSCALL_WRAP(int, link, (const char *a, const char *b), (a, b))
+GR_SYSCALL_WRAP(int, linkat, (int d1, const char *a, int d2, const char *b, int f),
+		(d1, a, d2, b, f))
+GR_SYSCALL_WRAP(int, symlink, (const char *a, const char *b), (a, b))
+GR_SYSCALL_WRAP(int, symlinkat, (const char *a, int d, const char *b), (a, d, b))
+
+/* ---- processes ----------------------------------------------------------------------- */
+
+GR_SYSCALL_WRAP(pid_t, waitpid, (pid_t p, int *s, int o), (p, s, o))
+GR_SYSCALL_WRAP(pid_t, wait, (int *s), (s))
+GR_SYSCALL_WRAP(pid_t, wait3, (int *s, int o, struct rusage *u), (s, o, u))
+GR_SYSCALL_WRAP(pid_t, wait4, (pid_t p, int *s, int o, struct rusage *u), (p, s, o, u))
+GR_SYSCALL_WRAP(int, waitid, (idtype_t t, id_t i, siginfo_t *s, int o), (t, i, s, o))
+GR_SYSCALL_WRAP(int, system, (const char *c), (c))
+GR_SYSCALL_WRAP(int, pclose, (FILE *f), (f))
+
+/* ---- locks --------------------------------------------------------------------------- */
+
+GR_SYSCALL_WRAP(int, flock, (int fd, int op), (fd, op))
+GR_SYSCALL_WRAP(int, lockf, (int fd, int c, off_t n), (fd, c, n))
+GR_SYSCALL_WRAP(int, lockf64, (int fd, int c, off_t n), (fd, c, n))
+
+/* fcntl's third argument is an int or a pointer, depending on cmd; glibc itself reads it
+ * as a pointer-sized value, which forwards either unchanged on x86-64. */
+#define GR_FCNTL_WRAP(name)                                                              \
+	GR_EXPORT int name(int fd, int cmd, ...)                                         \
+	{                                                                                \
+		va_list ap;                                                              \
+		va_start(ap, cmd);                                                       \
+		void *arg = va_arg(ap, void *);                                          \
+		va_end(ap);                                                              \
+		const struct gr_real_sys *r = gr_real_sys();                             \
+		if ((cmd != F_SETLKW && cmd != F_OFD_SETLKW) || !gr_is_ready())          \
+			return r->name(fd, cmd, arg);                                    \
+		gr_entersyscall();                                                       \
+		int gr_v_ = r->name(fd, cmd, arg);                                           \
+		int gr_e_ = errno;                                                          \
+		gr_exitsyscall();                                                        \
+		errno = gr_e_;                                                               \
+		return gr_v_;                                                              \
+	}
+
+GR_FCNTL_WRAP(fcntl)
+GR_FCNTL_WRAP(fcntl64)
+
+/* ---- name resolution (DNS traffic inside libc never reaches the I/O hooks) ----------- */
+
+GR_SYSCALL_WRAP(int, getaddrinfo,
+		(const char *n, const char *s, const struct addrinfo *h, struct addrinfo **r_),
+		(n, s, h, r_))
+GR_SYSCALL_WRAP(int, getnameinfo,
+		(const struct sockaddr *a, socklen_t al, char *h, socklen_t hl, char *s,
+		 socklen_t sl, int f),
+		(a, al, h, hl, s, sl, f))
+GR_SYSCALL_WRAP(struct hostent *, gethostbyname, (const char *n), (n))
+GR_SYSCALL_WRAP(struct hostent *, gethostbyname2, (const char *n, int af), (n, af))
+GR_SYSCALL_WRAP(int, gethostbyname_r,
+		(const char *n, struct hostent *h, char *b, size_t bl, struct hostent **res,
+		 int *e_),
+		(n, h, b, bl, res, e_))
+GR_SYSCALL_WRAP(int, gethostbyname2_r,
+		(const char *n, int af, struct hostent *h, char *b, size_t bl,
+		 struct hostent **res, int *e_),
+		(n, af, h, b, bl, res, e_))
+GR_SYSCALL_WRAP(struct hostent *, gethostbyaddr, (const void *a, socklen_t l, int t), (a, l, t))
+
+/* ---- System V and POSIX IPC ---------------------------------------------------------- */
+
+GR_SYSCALL_WRAP(ssize_t, msgrcv, (int q, void *m, size_t n, long t, int f), (q, m, n, t, f))
+GR_SYSCALL_WRAP(int, msgsnd, (int q, const void *m, size_t n, int f), (q, m, n, f))
+GR_SYSCALL_WRAP(int, semop, (int s, struct sembuf *o, size_t n), (s, o, n))
+GR_SYSCALL_WRAP(int, semtimedop, (int s, struct sembuf *o, size_t n, const struct timespec *t),
+		(s, o, n, t))
+GR_SYSCALL_WRAP(ssize_t, mq_receive, (mqd_t q, char *m, size_t n, unsigned int *p), (q, m, n, p))
+GR_SYSCALL_WRAP(int, mq_send, (mqd_t q, const char *m, size_t n, unsigned int p), (q, m, n, p))
+GR_SYSCALL_WRAP(ssize_t, mq_timedreceive,
+		(mqd_t q, char *m, size_t n, unsigned int *p, const struct timespec *t),
+		(q, m, n, p, t))
+GR_SYSCALL_WRAP(int, mq_timedsend,
+		(mqd_t q, const char *m, size_t n, unsigned int p, const struct timespec *t),
+		(q, m, n, p, t))
+
+/* ---- signal waits (the signals work owns their semantics; this only brackets) -------- */
+
+GR_SYSCALL_WRAP(int, sigsuspend, (const sigset_t *s), (s))
+GR_SYSCALL_WRAP(int, pause, (void), ())
