@@ -40,6 +40,7 @@
 #define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS */
 #define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
 #define SLICE_PRECISION_NS 1000000 /* how late sysmon may notice a new slice */
+#define WALL_SLICE_NS 20000000 /* a slice never lasts longer than this in wall time */
 #define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
 
 struct gr_sysmon_stats gr_sysmon_stats;
@@ -105,7 +106,12 @@ static int64_t preempt_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 		pw->schedwhen = now;
 		pw->schedcpu = cpu;
 	}
-	int64_t ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : now - pw->schedwhen;
+	int64_t wall = now - pw->schedwhen;
+	int64_t ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : wall;
+	/* A slice ends after FORCE_PREEMPT_NS of CPU, or WALL_SLICE_NS of wall time on a
+	 * machine so loaded that the CPU share would leave most Gs unstarted for seconds. */
+	if (wall >= WALL_SLICE_NS)
+		ran = FORCE_PREEMPT_NS;
 	/* sysmon learns that a slice began only when it looks: while Gs wait, look every
 	 * SLICE_PRECISION_NS so that slices last 10 ms, not 10 ms plus a sysmon tick. */
 	if (ran < FORCE_PREEMPT_NS) {
