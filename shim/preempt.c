@@ -273,6 +273,24 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
 	return true;
 }
 
+/*
+ * libunwind's caches are guarded by a pthread mutex, which green interposes: a contended
+ * one would park the G inside the signal handler, with libunwind's all-signals mask still
+ * set, and leave that mask on whichever M ran next (seen here: an M that never took
+ * SIGURG again, one G spinning 2 s unpreempted).  So: no cache (the unwinder then takes
+ * no lock), and its one-time initialisation (also locked) done here, outside any
+ * handler.
+ */
+static void unwinder_init(void)
+{
+	unw_context_t uc;
+	unw_cursor_t cur;
+
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE);
+	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0)
+		unw_step(&cur);
+}
+
 /* Makes sigreturn enter gr_preempt_stub, which returns to the interrupted PC and stack
  * (the layout is documented in preempt.S). */
 static void redirect(ucontext_t *uc)
@@ -381,6 +399,7 @@ int gr_preempt_init(void)
 	}
 	xsave_measure();
 	gr_preempt_refresh();
+	unwinder_init();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
