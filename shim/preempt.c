@@ -56,6 +56,7 @@
 
 #define RED_ZONE 128
 #define MAX_FRAMES 256
+#define STACK_NEEDED (32 * 1024) /* for the handler's unwinding, below the G's sp */
 
 uint32_t gr_preempt_xsave_size;
 bool gr_preempt_use_xsave;
@@ -239,6 +240,11 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
 	if (!rs)
 		return false;
 	if (classify_pc(rs, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]) != CODE_PROGRAM)
+		return false;
+	/* The unwinder and then the stub's save area need room on the G's stack (a program
+	 * may give a thread as little as PTHREAD_STACK_MIN). */
+	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	if (gp->stack_lo && sp - (uintptr_t)gp->stack_lo < STACK_NEEDED + gr_preempt_xsave_size)
 		return false;
 	if (unw_init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
 		return false;
