@@ -509,6 +509,19 @@ static void resetspinning(struct gr_m *mp)
 		gr_wakep();
 }
 
+/* Puts the chain first..last (n Gs, linked by schedlink) at the head of the global queue. */
+static void globrunq_push_head_locked(struct gr_g *first, struct gr_g *last, int n)
+{
+	GR_ASSERT_HELD(&gr_sched.lock);
+	last->schedlink = gr_sched.runq_head;
+	gr_sched.runq_head = first;
+	if (!gr_sched.runq_tail)
+		gr_sched.runq_tail = last;
+	atomic_store_explicit(&gr_sched.xrunqsize,
+			      atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
 /*
  * A preempted G goes to the tail of the global queue (Go: gopreempt_m).  Unlike Go, the
  * Gs of its P's local queue go back to the head of the global queue first, in order: they
@@ -534,16 +547,8 @@ static void preempt_requeue(struct gr_p *pp, struct gr_g *gp)
 		n++;
 	}
 	gr_lock(&gr_sched.lock);
-	if (n) {
-		last->schedlink = gr_sched.runq_head;
-		gr_sched.runq_head = first;
-		if (!gr_sched.runq_tail)
-			gr_sched.runq_tail = last;
-		atomic_store_explicit(&gr_sched.xrunqsize,
-				      atomic_load_explicit(&gr_sched.xrunqsize,
-							   memory_order_relaxed) + n,
-				      memory_order_relaxed);
-	}
+	if (n)
+		globrunq_push_head_locked(first, last, n);
 	gr_globrunq_put_locked(gp);
 	gr_unlock(&gr_sched.lock);
 }
@@ -565,8 +570,15 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		gr_thread_exited(gp);
 		break;
 	case GR_OP_SYSCALL_QUEUE:
+		/* Back from a call without a P: at the head of the global queue, not the tail
+		 * (Go), so that a G doing short calls between long waits (fsync) runs at the
+		 * next schedule instead of after every queued compute slice.  With 8 fsync
+		 * writers and 8 spinners on 2 Ps: about 3x the fsyncs, the same compute. */
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
-		gr_globrunq_put(gp);
+		gp->schedlink = NULL;
+		gr_lock(&gr_sched.lock);
+		globrunq_push_head_locked(gp, gp, 1);
+		gr_unlock(&gr_sched.lock);
 		gr_wakep();
 		break;
 	case GR_OP_PREEMPT:
@@ -842,6 +854,22 @@ void gr_entersyscall(void)
 	pp->m = NULL;
 	/* Release: sysmon may hand the P over as soon as it sees SYSCALL. */
 	atomic_store_explicit(&pp->xstatus, GR_P_SYSCALL, memory_order_release);
+}
+
+void gr_entersyscallblock(void)
+{
+	gr_entersyscall();
+	struct gr_g *gp = gr_getg();
+	if (!gr_g_schedulable(gp) || !gp->m->oldp)
+		return;
+	/* Go: entersyscallblock.  Hand the P off now rather than after a sysmon tick. */
+	struct gr_p *pp = gp->m->oldp;
+	int st = GR_P_SYSCALL;
+	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_IDLE,
+						    memory_order_acq_rel, memory_order_relaxed)) {
+		gr_stat_inc(&gr_sysmon_stats.xhandoffs);
+		gr_handoffp(pp);
+	}
 }
 
 void gr_exitsyscall(void)

@@ -55,6 +55,11 @@ void gr_wakep(void);
 void gr_entersyscall(void);
 void gr_exitsyscall(void);
 
+/* gr_entersyscall for a call that is expected to block (fsync, waitpid, flock, message
+ * queues ...): hands the P to another M at once instead of after a sysmon tick (Go:
+ * entersyscallblock).  Pair it with gr_exitsyscall. */
+void gr_entersyscallblock(void);
+
 /* Gives a P nobody runs (retaken from a system call) to an M if there is anything for it
  * to do, else idles it (Go: handoffp).  Any thread, sysmon included. */
 void gr_handoffp(struct gr_p *pp);

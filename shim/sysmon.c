@@ -41,6 +41,7 @@
 #define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
 #define SLICE_PRECISION_NS 1000000 /* how late sysmon may notice a new slice */
 #define WALL_SLICE_NS 20000000 /* a slice never lasts longer than this in wall time */
+#define SYSCALL_WATCH_NS 50000 /* sysmon's tick while a P is in a call and Gs wait */
 #define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
 
 struct gr_sysmon_stats gr_sysmon_stats;
@@ -208,7 +209,8 @@ static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 	return true;
 }
 
-/* Returns the number of Ps retaken; *next is lowered to the next preemption deadline. */
+/* Returns the number of Ps retaken; *next is lowered to when sysmon should look again
+ * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
 static int retake(int64_t now, int64_t *next)
 {
 	int n = 0;
@@ -216,9 +218,15 @@ static int retake(int64_t now, int64_t *next)
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
 		int st = atomic_load_explicit(&pp->xstatus, memory_order_acquire);
-		if (st == GR_P_SYSCALL)
-			n += retake_syscall(pp, &watch[i], now);
-		else if (st == GR_P_RUNNING && revoke_check(pp, &watch[i], now))
+		if (st == GR_P_SYSCALL) {
+			if (retake_syscall(pp, &watch[i], now))
+				n++;
+			else if (*next > now + SYSCALL_WATCH_NS && work_waiting(now))
+				/* A P in a call while Gs wait: look again soon, whatever the
+				 * idle back-off says (Go's sysmon stays at 20 us for the same
+				 * reason: it keeps retaking). */
+				*next = now + SYSCALL_WATCH_NS;
+		} else if (st == GR_P_RUNNING && revoke_check(pp, &watch[i], now))
 			n++;
 		else if (st == GR_P_RUNNING) {
 			int64_t due = preempt_check(pp, &watch[i], now);
