@@ -410,10 +410,11 @@ int gr_preempt_init(void)
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	if (gr_real_sys()->sigaction(sig, &sa, &prog_act) != 0)
+	struct sigaction old;
+	if (gr_real_sys()->sigaction(sig, &sa, &old) != 0)
 		return -EINVAL;
-	if (prog_act.sa_sigaction == handler) /* started twice (fork child): keep the old */
-		memset(&prog_act, 0, sizeof(prog_act));
+	if (old.sa_sigaction != handler) /* else started again (a fork child): keep prog_act */
+		prog_act = old;
 	preempt_sig = sig;
 	return 0;
 }
