@@ -6,13 +6,21 @@
  * in a system call since its previous look (at least one tick) when someone could use
  * the P: the P's queue has work, or no other P is idle or spinning to pick up new work,
  * or the call has lasted 10ms.  The retaken P goes to another M (gr_handoffp); the M in
- * the call finds out when it returns (gr_exitsyscall).
+ * the call finds out when it returns (gr_exitsyscall).  While a P is in a call and Gs
+ * wait, sysmon looks every 50us whatever its back-off says.
  *
- * Preemption (preempt_check): a P whose time slice (schedtick) has not changed for 10 ms
- * while other work waits (a queued G, a due timer) gets a preemption request for its M
- * (preempt.c); a request the G refused (not at a safe point) is repeated 1 ms later.  As
- * in Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged), so
+ * Preemption (preempt_check): a P whose time slice (schedtick) has had 10 ms of its M's
+ * CPU time (or 20 ms of wall time) while other work waits (a queued G, a due timer) gets
+ * a preemption request for its M (preempt.c); a request the G refused (not at a safe
+ * point) is repeated 1 ms later.  While Gs wait sysmon looks at least every 1 ms.  As in
+ * Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged), so
  * two Gs that hand the P back and forth share one 10 ms slice.
+ *
+ * Revocation (revoke_check): a RUNNING P whose M sleeps in the kernel where no hook saw it
+ * (glibc's internal locks, raw syscalls) is taken from it; see the comment there.
+ *
+ * Counters of all of this are in gr_sysmon_stats (sysmon.h); GREEN_SYSMON_STATS=1 prints
+ * them at exit until the observability work reads them.
  *
  * Rejected: handing the P off on every system call (entersyscallblock for all): most calls
  * return in microseconds, and a hand-off costs a futex wake and an OS-thread switch.
