@@ -152,7 +152,7 @@ static unsigned char classify_object(const struct dl_phdr_info *info)
 	 * under locks green cannot see, or is the code doing the check. */
 	static const char *const system[] = {"libc.so", "ld-linux", "libunwind", "libgcc_s",
 					     "linux-vdso", "libpthread.so", "libdl.so",
-					     "librt.so", "liblzma"};
+					     "librt.so"};
 	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
 		if (name_is(name, system[i]))
 			return CODE_SYSTEM;
