@@ -14,7 +14,7 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
              -D_GNU_SOURCE -DGR_DEBUG=$(DEBUG) -Ishim $(EXTRA_CFLAGS)
 LDFLAGS   := -shared -Wl,--version-script=interpose/exports.map -Wl,-z,now $(EXTRA_LDFLAGS)
-LIBS      := -ldl -lpthread
+LIBS      := -ldl -lpthread -lunwind
 
 SHIM_C    := $(wildcard shim/*.c)
 SHIM_S    := $(wildcard shim/arch/x86_64/*.S)

@@ -297,10 +297,19 @@ GR_EXPORT int dup2(int old, int new)
 	return dup3(old, new, 0);
 }
 
-/* ---- flags: fcntl and ioctl only tell the netpoller that O_NONBLOCK may have changed -- */
+/* ---- fcntl and ioctl: tell the netpoller that O_NONBLOCK may have changed; a blocking
+ * record lock hands the P off at once (Go: entersyscallblock). -------------------------- */
 
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
+	if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && gr_is_ready()) {
+		gr_entersyscallblock();
+		int r = real(fd, cmd, arg);
+		int err = errno;
+		gr_exitsyscall();
+		errno = err;
+		return r;
+	}
 	if (cmd != F_SETFL || !gr_is_ready())
 		return real(fd, cmd, arg);
 	gr_netpoll_flags_changed();

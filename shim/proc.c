@@ -142,6 +142,7 @@ static struct gr_m *m_alloc(void)
 	mp->g0->magic = GR_G_MAGIC;
 	atomic_store_explicit(&mp->g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	mp->fastrand = (uint64_t)(uintptr_t)mp * 0x9e3779b97f4a7c15ull | 1;
+	atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed); /* on g0 */
 	return mp;
 }
 
@@ -567,7 +568,50 @@ static void resetspinning(struct gr_m *mp)
 		gr_wakep();
 }
 
-/* Completes the operation of the G that just switched to g0. */
+/* Puts the chain first..last (n Gs, linked by schedlink) at the head of the global queue. */
+static void globrunq_push_head_locked(struct gr_g *first, struct gr_g *last, int n)
+{
+	GR_ASSERT_HELD(&gr_sched.lock);
+	last->schedlink = gr_sched.runq_head;
+	gr_sched.runq_head = first;
+	if (!gr_sched.runq_tail)
+		gr_sched.runq_tail = last;
+	atomic_store_explicit(&gr_sched.xrunqsize,
+			      atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/*
+ * A preempted G goes to the tail of the global queue (Go: gopreempt_m).  Unlike Go, the
+ * Gs of its P's local queue go back to the head of the global queue first, in order: they
+ * came from there (a P takes a batch of size/nprocs + 1 Gs at a time) and are older than
+ * anything behind them.  Otherwise a batch sits on one P while the other Ps cycle the rest
+ * of the global queue, and the Gs they cycle get several times the CPU of the batch
+ * (fairness 64 2 saw a G that never started in 2 s).  Only a G that used a whole slice
+ * while others waited gets here, so the lost locality costs little.
+ */
+static void preempt_requeue(struct gr_p *pp, struct gr_g *gp)
+{
+	struct gr_g *first = NULL, *last = NULL, *g1;
+	bool inherit;
+	int n = 0;
+
+	while ((g1 = gr_runq_get(pp, &inherit))) {
+		g1->schedlink = NULL;
+		if (last)
+			last->schedlink = g1;
+		else
+			first = g1;
+		last = g1;
+		n++;
+	}
+	gr_lock(&gr_sched.lock);
+	if (n)
+		globrunq_push_head_locked(first, last, n);
+	gr_globrunq_put_locked(gp);
+	gr_unlock(&gr_sched.lock);
+}
+
 static void stop_clock(struct gr_g *gp)
 {
 	if (gp->run_since)
@@ -575,6 +619,7 @@ static void stop_clock(struct gr_g *gp)
 	gp->run_since = 0;
 }
 
+/* Completes the operation of the G that just switched to g0. */
 static void finish_op(struct gr_m *mp, struct gr_g *gp)
 {
 	stop_clock(gp);
@@ -592,8 +637,20 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		gr_thread_exited(gp);
 		break;
 	case GR_OP_SYSCALL_QUEUE:
+		/* Back from a call without a P: at the head of the global queue, not the tail
+		 * (Go), so that a G doing short calls between long waits (fsync) runs at the
+		 * next schedule instead of after every queued compute slice.  With 8 fsync
+		 * writers and 8 spinners on 2 Ps: about 3x the fsyncs, the same compute. */
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
-		gr_globrunq_put(gp);
+		gp->schedlink = NULL;
+		gr_lock(&gr_sched.lock);
+		globrunq_push_head_locked(gp, gp, 1);
+		gr_unlock(&gr_sched.lock);
+		gr_wakep();
+		break;
+	case GR_OP_PREEMPT:
+		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
+		preempt_requeue(mp->p, gp);
 		gr_wakep();
 		break;
 	case GR_OP_NONE:
@@ -613,6 +670,9 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	gp->m = mp;
 	mp->curg = gp;
 	gp->run_since = gr_arch_cputicks();
+	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
+	 * Release: pairs with sysmon's CAS, which then reads mp->p. */
+	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
 	mp->curg = NULL;
 	finish_op(mp, gp);
@@ -631,7 +691,15 @@ static void schedule(struct gr_m *mp)
 
 /* ---- the G side -------------------------------------------------------------------- */
 
-static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
+/*
+ * Revocation (sysmon.c: an M asleep in the kernel where no hook saw it loses its P).
+ * A G pins its M's P (mp->xpin USER -> PINNED) before any use of mp->p and unpins it
+ * before it goes back to the program; execute unpins for the G it starts.  A pin that
+ * finds REVOKED means sysmon gave the P to another M: the G then takes an idle P or
+ * queues itself and idles the M, exactly as gr_exitsyscall does when its P was retaken.
+ * g0 always runs pinned, as does an M in a wrapped system call (retake's business).
+ */
+static void switch_to_g0_pinned(struct gr_g *gp, enum gr_switch_op op)
 {
 	struct gr_m *mp = gp->m;
 
@@ -639,14 +707,82 @@ static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
 	gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
 }
 
+/* The running M lost its P to sysmon.  Returns holding a P, pinned, maybe on another M. */
+static void revoked_return(struct gr_g *gp)
+{
+	struct gr_m *mp = gp->m;
+	struct gr_p *pp;
+
+	gr_stat_inc(&gr_sysmon_stats.xrevoked_returns);
+	mp->p = NULL; /* sysmon handed it over; pp->m is no longer us */
+	atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed);
+	if ((pp = pidleget())) {
+		acquirep(mp, pp);
+		return;
+	}
+	switch_to_g0_pinned(gp, GR_OP_SYSCALL_QUEUE);
+	/* Resumed by execute (unpinned): pin again. */
+	uint32_t st = GR_PIN_USER;
+	if (!atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						     memory_order_acquire, memory_order_relaxed))
+		revoked_return(gp);
+}
+
+/* Pins the running G's P.  Returns true when this call pinned it (then unpin), false when
+ * the G is not schedulable or an outer entry holds the pin. */
+static bool pin(struct gr_g *gp)
+{
+	if (!gr_g_schedulable(gp))
+		return false;
+	uint32_t st = GR_PIN_USER;
+	/* Acquire: pairs with nothing of sysmon's but orders our later reads of mp->p. */
+	if (atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						    memory_order_acquire, memory_order_relaxed))
+		return true;
+	if (st == GR_PIN_PINNED)
+		return false;
+	revoked_return(gp);
+	return true;
+}
+
+static void unpin(struct gr_g *gp, bool pinned)
+{
+	if (pinned)
+		atomic_store_explicit(&gp->m->xpin, GR_PIN_USER, memory_order_release);
+}
+
+struct gr_p *gr_proc_pin(bool *pinned)
+{
+	struct gr_g *gp = gr_getg();
+
+	*pinned = pin(gp);
+	if (gp && gp->is_g0)
+		return gp->m->p;
+	return gr_g_schedulable(gp) ? gp->m->p : NULL;
+}
+
+void gr_proc_unpin(bool pinned)
+{
+	unpin(gr_getg(), pinned);
+}
+
+/* Every G-to-g0 switch: pin first (the g0 side uses the P), then switch.  The G resumes
+ * unpinned (execute). */
+static void switch_to_g0(struct gr_g *gp, enum gr_switch_op op)
+{
+	pin(gp);
+	switch_to_g0_pinned(gp, op);
+}
+
 void gr_park(void (*unlockf)(void *), void *arg)
 {
 	struct gr_g *gp = gr_getg();
 
-	GR_DASSERT(gr_g_schedulable(gp) && gp->m->p);
+	GR_DASSERT(gr_g_schedulable(gp));
+	pin(gp); /* may move the G to another M: set unlockf on the final one */
 	gp->m->unlockf = unlockf;
 	gp->m->unlockarg = arg;
-	switch_to_g0(gp, GR_OP_PARK);
+	switch_to_g0_pinned(gp, GR_OP_PARK);
 }
 
 static void ready(struct gr_g *gp, bool next)
@@ -656,11 +792,14 @@ static void ready(struct gr_g *gp, bool next)
 	if (!atomic_compare_exchange_strong_explicit(&gp->xstatus, &waiting, GR_G_RUNNABLE,
 						     memory_order_acq_rel, memory_order_relaxed))
 		gr_throw("gr_ready of a G that is not waiting");
+	struct gr_g *self = gr_getg();
+	bool pinned = pin(self);
 	struct gr_p *pp = curp();
 	if (pp)
 		gr_runq_put(pp, gp, next);
 	else
 		gr_globrunq_put(gp);
+	unpin(self, pinned);
 	gr_wakep();
 }
 
@@ -677,11 +816,14 @@ void gr_ready_tail(struct gr_g *gp)
 void gr_proc_start_g(struct gr_g *gp)
 {
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
+	struct gr_g *self = gr_getg();
+	bool pinned = pin(self);
 	struct gr_p *pp = curp();
 	if (pp)
 		gr_runq_put(pp, gp, true);
 	else
 		gr_globrunq_put(gp);
+	unpin(self, pinned);
 	gr_wakep();
 }
 
@@ -709,6 +851,14 @@ void gr_yield(void)
 	switch_to_g0(gp, GR_OP_YIELD);
 }
 
+void gr_proc_preempt(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	GR_DASSERT(gr_g_schedulable(gp));
+	switch_to_g0(gp, GR_OP_PREEMPT); /* pins: a revoked M queues the G instead */
+}
+
 void gr_proc_exit_g(void)
 {
 	switch_to_g0(gr_getg(), GR_OP_EXIT);
@@ -718,6 +868,7 @@ void gr_proc_exit_g(void)
 void gr_proc_abandon_m(void)
 {
 	struct gr_g *gp = gr_getg();
+	pin(gp);
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = releasep(mp);
 
@@ -769,6 +920,11 @@ void gr_entersyscall(void)
 
 	if (!gr_g_schedulable(gp))
 		return;
+	/* Pinned until gr_exitsyscall: an M in a wrapped call is retake's, not revocation's.
+	 * Already pinned (the preemption handler, whose unwinder calls write): a plain call. */
+	if (!pin(gp))
+		return;
+	gr_stat_inc(&gr_sysmon_stats.xsyscalls);
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->p;
 	__atomic_store_n(&pp->syscalltick, pp->syscalltick + 1, __ATOMIC_RELAXED);
@@ -782,6 +938,22 @@ void gr_entersyscall(void)
 	atomic_store_explicit(&pp->xstatus, GR_P_SYSCALL, memory_order_release);
 }
 
+void gr_entersyscallblock(void)
+{
+	gr_entersyscall();
+	struct gr_g *gp = gr_getg();
+	if (!gr_g_schedulable(gp) || !gp->m->oldp)
+		return;
+	/* Go: entersyscallblock.  Hand the P off now rather than after a sysmon tick. */
+	struct gr_p *pp = gp->m->oldp;
+	int st = GR_P_SYSCALL;
+	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_IDLE,
+						    memory_order_acq_rel, memory_order_relaxed)) {
+		gr_stat_inc(&gr_sysmon_stats.xhandoffs);
+		gr_handoffp(pp);
+	}
+}
+
 void gr_exitsyscall(void)
 {
 	struct gr_g *gp = gr_getg();
@@ -791,20 +963,25 @@ void gr_exitsyscall(void)
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->oldp;
 	int st = GR_P_SYSCALL;
+	if (!pp) /* gr_entersyscall found the P pinned and did nothing */
+		return;
 	mp->oldp = NULL;
 	gp->run_since = gr_arch_cputicks();
 	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_RUNNING,
 						    memory_order_acq_rel, memory_order_relaxed)) {
 		mp->p = pp;
 		pp->m = mp;
+		unpin(gp, true);
 		return;
 	}
 	/* sysmon gave our P away: take an idle one, or queue the G and idle the M. */
+	gr_stat_inc(&gr_sysmon_stats.xsyscall_lost_p);
 	if ((pp = pidleget())) {
 		acquirep(mp, pp);
+		unpin(gp, true);
 		return;
 	}
-	switch_to_g0(gp, GR_OP_SYSCALL_QUEUE);
+	switch_to_g0_pinned(gp, GR_OP_SYSCALL_QUEUE); /* resumes unpinned */
 }
 
 /* ---- start-up ---------------------------------------------------------------------- */
@@ -874,6 +1051,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	acquirep(m0, &gr_sched.allp[0]);
 	main_g.m = m0;
 	m0->curg = &main_g;
+	atomic_store_explicit(&m0->xpin, GR_PIN_USER, memory_order_relaxed); /* main G runs */
 	atomic_store_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
 
 	/* sysmon now, from the main thread's own TCB: glibc's pthread_create switches libc

@@ -33,6 +33,11 @@ int64_t gr_g_cputime_ns(struct gr_g *gp);
 /* Puts the running G at the tail of its P's run queue and schedules (sched_yield). */
 void gr_yield(void);
 
+/* The safe-point yield of asynchronous preemption, called by the preemption stub with
+ * every register saved: puts the running G on the global run queue (Go: gopreempt_m) and
+ * returns when some M runs it again. */
+void gr_proc_preempt(void);
+
 /* Leaves the running G for good: switches to g0, which calls gr_thread_exited(gp).
  * Never returns. */
 __attribute__((noreturn)) void gr_proc_exit_g(void);
@@ -53,9 +58,21 @@ void gr_wakep(void);
 void gr_entersyscall(void);
 void gr_exitsyscall(void);
 
+/* gr_entersyscall for a call that is expected to block (fsync, waitpid, flock, message
+ * queues ...): hands the P to another M at once instead of after a sysmon tick (Go:
+ * entersyscallblock).  Pair it with gr_exitsyscall. */
+void gr_entersyscallblock(void);
+
 /* Gives a P nobody runs (retaken from a system call) to an M if there is anything for it
  * to do, else idles it (Go: handoffp).  Any thread, sysmon included. */
 void gr_handoffp(struct gr_p *pp);
+
+/* Pins the calling G's P against revocation (sysmon.c) and returns it (NULL on a foreign
+ * thread; g0's own P on g0).  Use around any use of the P outside proc.c (the G and stack
+ * caches); *pinned says whether gr_proc_unpin must undo this call.  May switch the G to
+ * another M when its P was revoked. */
+struct gr_p *gr_proc_pin(bool *pinned);
+void gr_proc_unpin(bool pinned);
 
 /* A timer with deadline when was added: wakes the M sleeping until a later timer. */
 void gr_proc_timer_added(int64_t when);

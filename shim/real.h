@@ -113,4 +113,119 @@ int gr_real_init(void);
 /* Writes up to three strings to stderr with a raw write (no stdio, no malloc). */
 void gr_real_msg(const char *a, const char *b, const char *c);
 
+/*
+ * The real functions of the system-call wrappers and of preemption (interpose/syscall.c,
+ * shim/preempt.c), in a table of their own that resolves itself on first use: the
+ * wrappers may run before gr_init, and none of them is needed to start green.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <mqueue.h>
+#include <netdb.h>
+
+struct sembuf;
+#define GR_REAL_SYS_FUNCS(X)                                                             \
+	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))          \
+	X(__sighandler_t, signal, (int, __sighandler_t))                                \
+	X(int, open, (const char *, int, ...))                                          \
+	X(int, open64, (const char *, int, ...))                                        \
+	X(int, openat, (int, const char *, int, ...))                                   \
+	X(int, openat64, (int, const char *, int, ...))                                 \
+	X(int, creat, (const char *, mode_t))                                           \
+	X(int, creat64, (const char *, mode_t))                                         \
+	X(ssize_t, pread, (int, void *, size_t, off_t))                                 \
+	X(ssize_t, pread64, (int, void *, size_t, off_t))                               \
+	X(ssize_t, pwrite, (int, const void *, size_t, off_t))                          \
+	X(ssize_t, pwrite64, (int, const void *, size_t, off_t))                        \
+	X(ssize_t, preadv, (int, const struct iovec *, int, off_t))                     \
+	X(ssize_t, preadv64, (int, const struct iovec *, int, off_t))                   \
+	X(ssize_t, pwritev, (int, const struct iovec *, int, off_t))                    \
+	X(ssize_t, pwritev64, (int, const struct iovec *, int, off_t))                  \
+	X(ssize_t, preadv2, (int, const struct iovec *, int, off_t, int))               \
+	X(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int))              \
+	X(int, fsync, (int))                                                            \
+	X(int, fdatasync, (int))                                                        \
+	X(void, sync, (void))                                                           \
+	X(int, syncfs, (int))                                                           \
+	X(int, sync_file_range, (int, off_t, off_t, unsigned int))                      \
+	X(int, fallocate, (int, int, off_t, off_t))                                     \
+	X(int, fallocate64, (int, int, off_t, off_t))                                   \
+	X(int, posix_fallocate, (int, off_t, off_t))                                    \
+	X(int, posix_fallocate64, (int, off_t, off_t))                                  \
+	X(int, ftruncate, (int, off_t))                                                 \
+	X(int, ftruncate64, (int, off_t))                                               \
+	X(int, truncate, (const char *, off_t))                                         \
+	X(int, truncate64, (const char *, off_t))                                       \
+	X(int, rename, (const char *, const char *))                                    \
+	X(int, renameat, (int, const char *, int, const char *))                        \
+	X(int, renameat2, (int, const char *, int, const char *, unsigned int))         \
+	X(int, unlink, (const char *))                                                  \
+	X(int, unlinkat, (int, const char *, int))                                      \
+	X(int, mkdir, (const char *, mode_t))                                           \
+	X(int, mkdirat, (int, const char *, mode_t))                                    \
+	X(int, rmdir, (const char *))                                                   \
+	X(int, link, (const char *, const char *))                                      \
+	X(int, linkat, (int, const char *, int, const char *, int))                     \
+	X(int, symlink, (const char *, const char *))                                   \
+	X(int, symlinkat, (const char *, int, const char *))                            \
+	X(pid_t, waitpid, (pid_t, int *, int))                                          \
+	X(pid_t, wait, (int *))                                                         \
+	X(pid_t, wait3, (int *, int, struct rusage *))                                  \
+	X(pid_t, wait4, (pid_t, int *, int, struct rusage *))                           \
+	X(int, waitid, (idtype_t, id_t, siginfo_t *, int))                              \
+	X(int, flock, (int, int))                                                       \
+	X(int, lockf, (int, int, off_t))                                                \
+	X(int, lockf64, (int, int, off_t))                                              \
+	X(int, fcntl, (int, int, ...))                                                  \
+	X(int, fcntl64, (int, int, ...))                                                \
+	X(int, getaddrinfo, (const char *, const char *, const struct addrinfo *,       \
+			     struct addrinfo **))                                       \
+	X(int, getnameinfo, (const struct sockaddr *, socklen_t, char *, socklen_t,     \
+			     char *, socklen_t, int))                                   \
+	X(struct hostent *, gethostbyname, (const char *))                              \
+	X(struct hostent *, gethostbyname2, (const char *, int))                        \
+	X(int, gethostbyname_r, (const char *, struct hostent *, char *, size_t,        \
+				 struct hostent **, int *))                             \
+	X(int, gethostbyname2_r, (const char *, int, struct hostent *, char *, size_t,  \
+				  struct hostent **, int *))                            \
+	X(struct hostent *, gethostbyaddr, (const void *, socklen_t, int))              \
+	X(int, system, (const char *))                                                  \
+	X(int, pclose, (FILE *))                                                        \
+	X(ssize_t, msgrcv, (int, void *, size_t, long, int))                            \
+	X(int, msgsnd, (int, const void *, size_t, int))                                \
+	X(int, semop, (int, struct sembuf *, size_t))                                   \
+	X(int, semtimedop, (int, struct sembuf *, size_t, const struct timespec *))     \
+	X(ssize_t, mq_receive, (mqd_t, char *, size_t, unsigned int *))                 \
+	X(int, mq_send, (mqd_t, const char *, size_t, unsigned int))                    \
+	X(ssize_t, mq_timedreceive, (mqd_t, char *, size_t, unsigned int *,             \
+				     const struct timespec *))                          \
+	X(int, mq_timedsend, (mqd_t, const char *, size_t, unsigned int,                \
+			      const struct timespec *))                                 \
+	X(int, sigsuspend, (const sigset_t *))                                          \
+	X(int, pause, (void))
+
+#define GR_REAL_FIELD(ret, name, args) ret(*name) args;
+struct gr_real_sys {
+	GR_REAL_SYS_FUNCS(GR_REAL_FIELD)
+};
+#undef GR_REAL_FIELD
+
+extern struct gr_real_sys gr_real_sys_table;
+extern _Atomic int gr_real_sys_ready;
+
+/* Resolves gr_real_sys_table (idempotent; any thread).  A missing symbol stays NULL. */
+void gr_real_sys_init(void);
+
+static inline const struct gr_real_sys *gr_real_sys(void)
+{
+	if (!__atomic_load_n(&gr_real_sys_ready, __ATOMIC_ACQUIRE))
+		gr_real_sys_init();
+	return &gr_real_sys_table;
+}
+
 #endif

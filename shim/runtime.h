@@ -45,6 +45,9 @@
 #include "lock.h"
 
 #define GR_TCB_G 56 /* offset of the current-G word in every TCB */
+/* tcbhead_t.unused_vgetcpu_cache[1]: the interrupted PC the preemption stub jumps back to
+ * (shim/arch/x86_64/preempt.S).  Written and read only by the G's own stub. */
+#define GR_TCB_PREEMPT_PC 64
 
 struct gr_m;
 struct gr_p;
@@ -76,6 +79,7 @@ enum gr_switch_op {
 	GR_OP_YIELD, /* put the G at the tail of the local run queue */
 	GR_OP_EXIT,  /* the G has finished: collect or publish it */
 	GR_OP_SYSCALL_QUEUE, /* back from a system call without a P: queue the G globally */
+	GR_OP_PREEMPT, /* preempted (preempt.c): queue the G globally, as Go's gopreempt_m */
 };
 
 #define GR_G_MAGIC 0x677265656e475f31ull /* "greenG_1": a live G */
@@ -159,7 +163,22 @@ struct gr_m {
 	struct gr_p *nextp;
 	/* Atomic: 0 while parked in stopm; set to 1 by the M that wakes it (futex word). */
 	_Atomic uint32_t xwake;
+
+	/* Preemption and revocation (preempt.c, sysmon.c).
+	 * xpreempt: sysmon's request that the G running on this M yield: the P's schedtick
+	 *   sysmon saw, plus one (0: none).  sysmon stores it (release) before tgkill; the
+	 *   signal handler exchanges it with 0 on this M, so a SIGURG that finds 0 is the
+	 *   program's own.
+	 * xpin: whether sysmon may revoke this M's P (GR_PIN_*).  The M pins its P (CAS
+	 *   USER -> PINNED) at every scheduler entry that uses mp->p and unpins it when it
+	 *   returns to the program; sysmon CASes USER -> REVOKED when it finds the M asleep
+	 *   in the kernel where no hook saw it.  g0 always runs pinned. */
+	_Atomic uint32_t xpreempt;
+	_Atomic uint32_t xpin;
 };
+
+/* gr_m.xpin states. */
+enum { GR_PIN_USER = 0, GR_PIN_PINNED, GR_PIN_REVOKED };
 
 /*
  * P states.

@@ -13,6 +13,7 @@
 
 #include "netpoll.h"
 #include "park.h"
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runtime.h"

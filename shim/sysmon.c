@@ -6,14 +6,36 @@
  * in a system call since its previous look (at least one tick) when someone could use
  * the P: the P's queue has work, or no other P is idle or spinning to pick up new work,
  * or the call has lasted 10ms.  The retaken P goes to another M (gr_handoffp); the M in
- * the call finds out when it returns (gr_exitsyscall).
+ * the call finds out when it returns (gr_exitsyscall).  While a P is in a call and Gs
+ * wait, sysmon looks every 50us whatever its back-off says.
+ *
+ * Preemption (preempt_check): a P whose time slice (schedtick) has had 10 ms of its M's
+ * CPU time (or 20 ms of wall time) while other work waits (a queued G, a due timer) gets
+ * a preemption request for its M (preempt.c); a request the G refused (not at a safe
+ * point) is repeated 1 ms later.  While Gs wait sysmon looks at least every 1 ms.  As in
+ * Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged), so
+ * two Gs that hand the P back and forth share one 10 ms slice.
+ *
+ * Revocation (revoke_check): a RUNNING P whose M sleeps in the kernel where no hook saw it
+ * (glibc's internal locks, raw syscalls) is taken from it; see the comment there.
+ *
+ * Counters of all of this are in gr_sysmon_stats (sysmon.h); GREEN_SYSMON_STATS=1 prints
+ * them at exit until the observability work reads them.
  *
  * Rejected: handing the P off on every system call (entersyscallblock for all): most calls
  * return in microseconds, and a hand-off costs a futex wake and an OS-thread switch.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "arch/x86_64/syscall.h"
 
 #include "netpoll.h"
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -25,14 +47,99 @@
 #define TICK_MAX_NS 10000000
 #define SYSCALL_MAX_NS 10000000
 #define IDLE_ROUNDS 50 /* rounds without work before the tick starts doubling */
+#define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS */
+#define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
+#define SLICE_PRECISION_NS 1000000 /* how late sysmon may notice a new slice */
+#define WALL_SLICE_NS 20000000 /* a slice never lasts longer than this in wall time */
+#define SYSCALL_WATCH_NS 50000 /* sysmon's tick while a P is in a call and Gs wait */
+#define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
+
+struct gr_sysmon_stats gr_sysmon_stats;
 
 /* sysmon's last observation of each P.  Owned by the sysmon thread. */
 struct p_watch {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
+	uint32_t schedtick; /* the time slice seen last ... */
+	int64_t schedwhen;  /* ... and when it was first seen (or last signalled, less the
+			     * slice, plus the retry interval) */
+	struct gr_m *schedm; /* the M running it */
+	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
 };
 
 static struct p_watch *watch;
+
+/* True when some G waits for a P: queued locally or globally, or behind a due timer. */
+static bool work_waiting(int64_t now)
+{
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed))
+		return true;
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		if (!gr_runq_empty(pp) ||
+		    atomic_load_explicit(&pp->xtimer0, memory_order_relaxed) <= now)
+			return true;
+	}
+	return false;
+}
+
+/* CPU time the kernel thread tid has consumed (ns), or -1.  Linux encodes a thread's
+ * CPU clock as MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) = ~tid << 3 | 4 | 2. */
+static int64_t thread_cputime(pid_t tid)
+{
+	struct timespec ts;
+	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6);
+
+	if (gr_syscall(SYS_clock_gettime, clk, &ts, 0) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Go: retake's preemption half.  pp is RUNNING.  Returns when the slice sysmon now
+ * watches on pp may be due for preemption (INT64_MAX: nothing to watch).
+ *
+ * Unlike Go, a slice is 10 ms of the M's CPU time, not of wall time: on a machine with
+ * more runnable threads than CPUs an M gets a fraction of each wall-clock slice, and
+ * counting wall time would give the Gs whose slices the kernel happened to favour several
+ * times the CPU of the others (fairness 64 2 on a loaded 2-CPU machine: 0.2 instead of
+ * the kernel's own 0.5).  Where the thread CPU clock cannot be read, wall time is used. */
+static int64_t preempt_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
+{
+	uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+
+	if (!gr_preempt_enabled() || !mp)
+		return INT64_MAX;
+	int64_t cpu = thread_cputime(mp->ktid);
+	if (pw->schedtick != tick || pw->schedm != mp) {
+		pw->schedtick = tick;
+		pw->schedm = mp;
+		pw->schedwhen = now;
+		pw->schedcpu = cpu;
+	}
+	int64_t wall = now - pw->schedwhen;
+	int64_t ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : wall;
+	/* A slice ends after FORCE_PREEMPT_NS of CPU, or WALL_SLICE_NS of wall time on a
+	 * machine so loaded that the CPU share would leave most Gs unstarted for seconds. */
+	if (wall >= WALL_SLICE_NS)
+		ran = FORCE_PREEMPT_NS;
+	/* sysmon learns that a slice began only when it looks: while Gs wait, look every
+	 * SLICE_PRECISION_NS so that slices last 10 ms, not 10 ms plus a sysmon tick. */
+	if (ran < FORCE_PREEMPT_NS) {
+		int64_t due = now + FORCE_PREEMPT_NS - ran;
+		if (due > now + SLICE_PRECISION_NS && work_waiting(now))
+			due = now + SLICE_PRECISION_NS;
+		return due;
+	}
+	if (!work_waiting(now))
+		return INT64_MAX;
+	/* Refused or not yet delivered: ask again after another PREEMPT_RETRY_NS. */
+	pw->schedwhen = now - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
+	pw->schedcpu = cpu - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
+	gr_preempt_refresh();
+	gr_preempt_request(mp, tick);
+	return now + PREEMPT_RETRY_NS;
+}
 
 static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
 {
@@ -53,18 +160,89 @@ static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
 	if (!atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_IDLE,
 						     memory_order_acq_rel, memory_order_relaxed))
 		return false;
+	gr_stat_inc(&gr_sysmon_stats.xretakes);
+	gr_stat_inc(&gr_sysmon_stats.xhandoffs);
 	gr_handoffp(pp);
 	return true;
 }
 
-static int retake(int64_t now)
+/*
+ * Revocation (Go has no counterpart: its runtime sees every system call).  glibc's
+ * internal locks (stdio, malloc arenas, the loader) and raw `syscall` instructions block
+ * an M in the kernel without a hook.  A P that is RUNNING, whose slice has not changed
+ * for REVOKE_NS while work waits, and whose M is unpinned (running the program, not green)
+ * and asleep in the kernel (state S or D in /proc/self/task/TID/stat) is revoked: CAS
+ * mp->xpin USER -> REVOKED, then handed to another M like a retaken P.  The sleeping M
+ * notices at its next entry into green (proc.c: pin) and gives way.
+ */
+static bool task_sleeping(pid_t tid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	long fd = gr_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	long n = gr_syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	gr_syscall(SYS_close, fd, 0, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	return p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D');
+}
+
+static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
+{
+	if (pw->schedtick != __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) ||
+	    now - pw->schedwhen < REVOKE_NS || !work_waiting(now))
+		return false;
+	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+	if (!mp || atomic_load_explicit(&mp->xpin, memory_order_relaxed) != GR_PIN_USER ||
+	    !task_sleeping(mp->ktid))
+		return false;
+	uint32_t st = GR_PIN_USER;
+	/* Acquire: pairs with execute's release, so mp->p below is the P the M runs with. */
+	if (!atomic_compare_exchange_strong_explicit(&mp->xpin, &st, GR_PIN_REVOKED,
+						    memory_order_acquire, memory_order_relaxed))
+		return false;
+	if (mp->p != pp) { /* pp->m was stale: not ours to take */
+		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
+		return false;
+	}
+	/* The M cannot touch pp again without seeing REVOKED: detach it and hand it over. */
+	pp->m = NULL;
+	atomic_store_explicit(&pp->xstatus, GR_P_IDLE, memory_order_release);
+	gr_stat_inc(&gr_sysmon_stats.xrevocations);
+	gr_stat_inc(&gr_sysmon_stats.xhandoffs);
+	gr_handoffp(pp);
+	return true;
+}
+
+/* Returns the number of Ps retaken; *next is lowered to when sysmon should look again
+ * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
+static int retake(int64_t now, int64_t *next)
 {
 	int n = 0;
 
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
-		if (atomic_load_explicit(&pp->xstatus, memory_order_acquire) == GR_P_SYSCALL)
-			n += retake_syscall(pp, &watch[i], now);
+		int st = atomic_load_explicit(&pp->xstatus, memory_order_acquire);
+		if (st == GR_P_SYSCALL) {
+			if (retake_syscall(pp, &watch[i], now))
+				n++;
+			else if (*next > now + SYSCALL_WATCH_NS && work_waiting(now))
+				/* A P in a call while Gs wait: look again soon, whatever the
+				 * idle back-off says (Go's sysmon stays at 20 us for the same
+				 * reason: it keeps retaking). */
+				*next = now + SYSCALL_WATCH_NS;
+		} else if (st == GR_P_RUNNING && revoke_check(pp, &watch[i], now))
+			n++;
+		else if (st == GR_P_RUNNING) {
+			int64_t due = preempt_check(pp, &watch[i], now);
+			if (due < *next)
+				*next = due;
+		}
 	}
 	return n;
 }
@@ -73,14 +251,22 @@ static void *sysmon_main(void *arg)
 {
 	_Atomic uint32_t never = 0;
 	int64_t delay = TICK_MIN_NS;
+	int64_t next_preempt = INT64_MAX;
 	int idle = 0;
 
 	(void)arg;
 	for (;;) {
-		gr_futex_wait(&never, 0, gr_nanotime() + delay);
 		int64_t now = gr_nanotime();
+		int64_t wake = now + delay;
+		/* A time slice that ends before the next tick: wake for it (slices of 10 ms,
+		 * not 10 to 20 ms; with 64 Gs on 2 Ps that is what keeps them even). */
+		if (next_preempt < wake)
+			wake = next_preempt > now ? next_preempt : now;
+		gr_futex_wait(&never, 0, wake);
+		next_preempt = INT64_MAX;
+		now = gr_nanotime();
 		gr_stack_scavenge(now);
-		int n = retake(now);
+		int n = retake(now, &next_preempt);
 		n += gr_netpoll_sysmon(now); /* nobody polled for 10 ms */
 		if (n) {
 			idle = 0;
@@ -100,10 +286,33 @@ int gr_sysmon_start(void)
 	watch = calloc(gr_sched.nprocs, sizeof(*watch));
 	if (!watch)
 		return -1;
+	if (gr_preempt_init() != 0)
+		gr_real_msg("green: cannot install the preemption signal handler; ",
+			    "preemption is off", "\n");
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	int r = gr_real.pthread_create(&t, &attr, sysmon_main, NULL);
 	pthread_attr_destroy(&attr);
 	return r ? -r : 0;
+}
+
+/* GREEN_SYSMON_STATS=1: print the counters at exit (a stopgap until GREEN_SCHEDTRACE). */
+__attribute__((destructor)) static void sysmon_stats_dump(void)
+{
+	char buf[512];
+	struct gr_sysmon_stats *s = &gr_sysmon_stats;
+
+	if (!getenv("GREEN_SYSMON_STATS"))
+		return;
+	snprintf(buf, sizeof(buf),
+		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu handoffs=%lu "
+		 "revocations=%lu revoked_returns=%lu preempt_requests=%lu preemptions=%lu "
+		 "preempt_unsafe=%lu\n",
+		 (unsigned long)s->xsyscalls, (unsigned long)s->xsyscall_lost_p,
+		 (unsigned long)s->xretakes, (unsigned long)s->xhandoffs,
+		 (unsigned long)s->xrevocations, (unsigned long)s->xrevoked_returns,
+		 (unsigned long)s->xpreempt_requests, (unsigned long)s->xpreemptions,
+		 (unsigned long)s->xpreempt_unsafe);
+	gr_real_msg(buf, NULL, NULL);
 }

@@ -2,8 +2,35 @@
 #ifndef GR_SYSMON_H
 #define GR_SYSMON_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 /* Starts the sysmon thread.  Call from the main thread's own TCB, before the first G
  * runs: creating it also switches glibc to multi-threaded mode.  Returns 0 or -errno. */
 int gr_sysmon_start(void);
+
+/*
+ * Counters of the system-call hand-off, sysmon and preemption, for the observability work
+ * (GREEN_SCHEDTRACE, `green dump`).  Each is incremented with a relaxed atomic add by
+ * whoever does the thing and read racily: they are statistics, not synchronization.
+ */
+struct gr_sysmon_stats {
+	_Atomic uint64_t xsyscalls;	     /* gr_entersyscall by a G holding a P */
+	_Atomic uint64_t xsyscall_lost_p;    /* a call returned to find its P retaken */
+	_Atomic uint64_t xretakes;	     /* Ps sysmon took from Ms in a system call */
+	_Atomic uint64_t xhandoffs;	     /* Ps given to another M (retakes + revocations) */
+	_Atomic uint64_t xrevocations;	     /* Ps taken from Ms asleep where no hook saw */
+	_Atomic uint64_t xrevoked_returns;   /* revoked Ms that came back into green */
+	_Atomic uint64_t xpreempt_requests;  /* preemption signals sent */
+	_Atomic uint64_t xpreemptions;	     /* Gs that yielded through the preemption stub */
+	_Atomic uint64_t xpreempt_unsafe;    /* requests refused: not at a safe point */
+};
+
+extern struct gr_sysmon_stats gr_sysmon_stats;
+
+static inline void gr_stat_inc(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
 
 #endif

@@ -124,8 +124,11 @@ int gr_thread_create(pthread_t *out, const struct gr_thread_attr *a, void *(*sta
 	} else if (req.stack_size < gr_stack_min()) {
 		req.stack_size = gr_stack_min();
 	}
-	struct gr_p *pp = gr_g_schedulable(self) ? self->m->p : NULL;
+	bool pinned;
+	struct gr_p *pp = gr_g_schedulable(self) ? gr_proc_pin(&pinned) : NULL;
 	struct gr_g *gp = gr_stack_alloc_g(pp, &req);
+	if (pp)
+		gr_proc_unpin(pinned);
 	if (!gp)
 		return EAGAIN;
 	gp->magic = GR_G_MAGIC;
@@ -157,7 +160,11 @@ static void release_g(struct gr_g *gp)
 
 	free(gp->affinity);
 	gp->affinity = NULL;
-	gr_stack_free_g(gr_g_schedulable(self) || (self && self->is_g0) ? self->m->p : NULL, gp);
+	bool pinned = false;
+	struct gr_p *pp =
+		gr_g_schedulable(self) || (self && self->is_g0) ? gr_proc_pin(&pinned) : NULL;
+	gr_stack_free_g(pp, gp);
+	gr_proc_unpin(pinned);
 }
 
 void gr_thread_exited(struct gr_g *gp)

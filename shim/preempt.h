@@ -1,0 +1,52 @@
+/* Asynchronous preemption (preempt.c, arch/x86_64/preempt.S). */
+#ifndef GR_PREEMPT_H
+#define GR_PREEMPT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct gr_m;
+
+/* Reads GREEN_PREEMPT and GREEN_PREEMPT_SIGNAL, measures the xsave area and installs the
+ * preemption signal handler (recording the program's earlier handler, if any).  Call once
+ * from the main thread before sysmon starts.  Returns 0 or -errno; preemption stays off
+ * when it fails. */
+int gr_preempt_init(void);
+
+/* True when preemption is on (GREEN_PREEMPT is not 0 and the handler is installed). */
+bool gr_preempt_enabled(void);
+
+/* The signal green preempts with (SIGURG unless GREEN_PREEMPT_SIGNAL says otherwise), or 0
+ * when preemption is off. */
+int gr_preempt_signal(void);
+
+/* Asks mp to stop running the G of the time slice tick (its P's schedtick): records the
+ * request and sends the signal to mp's kernel thread.  sysmon only. */
+void gr_preempt_request(struct gr_m *mp, uint32_t tick);
+
+/* Brings the table of code ranges that are never preempted (libc, ld.so, green itself,
+ * the unwinder) up to date with the loaded objects.  sysmon only; cheap when nothing was
+ * loaded or unloaded since the last call. */
+void gr_preempt_refresh(void);
+
+/* sigaction for the preemption signal on behalf of the program: records act as the
+ * program's handler (to which green chains a signal it did not send) and reports the
+ * program's previous one in *old; green's own handler stays installed.  Returns true when
+ * sig is the preemption signal and the call was handled, false when the caller should
+ * pass it on to glibc (the signals interposer calls this first). */
+bool gr_preempt_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* Called by the stub on the interrupted G's stack, with every register saved: yields
+ * (gr_proc_preempt) and returns when the G runs again. */
+void gr_preempt_yield(void);
+
+/* Read by the stub: the size of the save area (bytes, a multiple of 64) and whether to use
+ * xsave64 (else fxsave64). */
+extern uint32_t gr_preempt_xsave_size;
+extern bool gr_preempt_use_xsave;
+
+/* The stub itself (never called directly). */
+void gr_preempt_stub(void);
+
+#endif

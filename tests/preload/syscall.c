@@ -1,0 +1,64 @@
+/*
+ * tests/preload/syscall.c - wrapped blocking system calls (issue 5).  In each scenario of
+ * tests/progs/syscall_block a G blocks in one wrapped call (flock, fcntl F_OFD_SETLKW,
+ * waitpid, open of a FIFO, semop, msgrcv, mq_receive) that only a sibling G can release:
+ * on one P that works only if the call handed its P off.  Also checks errno and results
+ * of wrapped calls against a native run.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+
+static const char *const scenarios[] = {"flock", "ofd", "waitpid", "open", "semop",
+					"msgrcv", "mq"};
+#define NSCEN ((int)(sizeof scenarios / sizeof scenarios[0]))
+
+ParameterizedTestParameters(syscall, blocked_g_lets_others_run)
+{
+	static int idx[NSCEN];
+	for (int i = 0; i < NSCEN; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, NSCEN);
+}
+
+ParameterizedTest(int *pi, syscall, blocked_g_lets_others_run, .timeout = 60)
+{
+	const char *name = scenarios[*pi];
+	char *path = gr_test_prog("syscall_block");
+	const char *argv[] = {path, name, NULL};
+	struct gr_test_result native = {0}, green = {0};
+
+	gr_test_need_lib();
+	gr_test_run_both(argv, 1, NULL, 25.0, &native, &green);
+	gr_test_assert_ok(&native);
+	gr_test_assert_ok(&green);
+	char *nv = gr_test_value(native.out, name);
+	if (nv && !strcmp(nv, "skip"))
+		cr_skip("%s: not available on this machine", name);
+	free(nv);
+	gr_test_assert_value(&green, name, "ok");
+	gr_test_assert_value(&green, "SYSCALL", "ok");
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}
+
+/* errno and return values pass through the brackets unchanged. */
+Test(syscall, errno_preserved, .timeout = 60)
+{
+	char *path = gr_test_prog("syscall_errno");
+	const char *argv[] = {path, NULL};
+	struct gr_test_result native = {0}, green = {0};
+
+	gr_test_need_lib();
+	gr_test_run_both(argv, 2, NULL, 25.0, &native, &green);
+	gr_test_assert_ok(&native);
+	gr_test_assert_ok(&green);
+	cr_assert_str_eq(green.out, native.out, "green printed\n%s\nnative printed\n%s", green.out,
+			 native.out);
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}

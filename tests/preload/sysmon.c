@@ -1,0 +1,40 @@
+/*
+ * tests/preload/sysmon.c - blocking that no hook sees (issue 5): sysmon revokes the P of
+ * an M asleep in the kernel (a raw futex, glibc's stdio lock) and gives it to another M.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+
+/* ../shared/progs unhooked_block on one P: both scenarios finish. */
+Test(sysmon, unhooked_block_one_p, .timeout = 60)
+{
+	char *path = gr_test_shared_prog("unhooked_block");
+	const char *argv[] = {path, NULL};
+	struct gr_test_result r = {0};
+
+	gr_test_need_lib();
+	for (int i = 0; i < 3; i++) {
+		gr_test_run_green(argv, 1, NULL, 20.0, &r);
+		gr_test_assert_ok(&r);
+		gr_test_assert_value(&r, "UNHOOKED", "ok");
+		gr_test_result_free(&r);
+	}
+	free(path);
+}
+
+/* A G blocked in a raw futex (no hook at all) while its sibling must run to wake it. */
+Test(sysmon, raw_futex_revocation, .timeout = 60)
+{
+	char *path = gr_test_prog("syscall_rawfutex");
+	const char *argv[] = {path, NULL};
+	struct gr_test_result r = {0};
+
+	gr_test_need_lib();
+	gr_test_run_green(argv, 1, NULL, 20.0, &r);
+	gr_test_assert_ok(&r);
+	gr_test_assert_value(&r, "RAWFUTEX", "ok");
+	gr_test_result_free(&r);
+	free(path);
+}

@@ -1,0 +1,78 @@
+/*
+ * Unit tests of shim/preempt.c without a scheduler: configuration, the xsave area, and
+ * the program's handler for the preemption signal (recorded, reported, chained for a
+ * signal green did not send: a plain thread has no G, so every SIGURG it gets is the
+ * program's).
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preempt.h"
+#include "sysmon.h"
+
+static atomic_int hits;
+
+static void on_sig(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&hits, 1);
+}
+
+Test(sysmon, preempt_off_leaves_signals_alone)
+{
+	setenv("GREEN_PREEMPT", "0", 1);
+	cr_assert_eq(gr_preempt_init(), 0);
+	cr_assert(!gr_preempt_enabled());
+	cr_assert_eq(gr_preempt_signal(), 0);
+	cr_assert(!gr_preempt_sigaction(SIGURG, NULL, NULL), "handled SIGURG while off");
+}
+
+Test(sysmon, program_handler_recorded_and_chained)
+{
+	struct sigaction act, old;
+
+	unsetenv("GREEN_PREEMPT");
+	unsetenv("GREEN_PREEMPT_SIGNAL");
+	cr_assert_eq(gr_preempt_init(), 0);
+	cr_assert(gr_preempt_enabled());
+	cr_assert_eq(gr_preempt_signal(), SIGURG);
+	cr_assert(gr_preempt_xsave_size >= 512 && gr_preempt_xsave_size % 64 == 0,
+		  "xsave area %u", gr_preempt_xsave_size);
+
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = on_sig;
+	cr_assert(gr_preempt_sigaction(SIGURG, &act, &old));
+	cr_assert(old.sa_handler == SIG_DFL, "previous handler not SIG_DFL");
+	cr_assert(gr_preempt_sigaction(SIGURG, NULL, &old));
+	cr_assert(old.sa_handler == on_sig, "recorded handler not reported");
+	cr_assert(!gr_preempt_sigaction(SIGUSR1, &act, NULL), "claimed another signal");
+
+	raise(SIGURG);
+	raise(SIGURG);
+	cr_assert_eq(atomic_load(&hits), 2, "program handler ran %d times", atomic_load(&hits));
+
+	/* SIG_IGN recorded: the signal is dropped, green's handler stays. */
+	act.sa_handler = SIG_IGN;
+	gr_preempt_sigaction(SIGURG, &act, NULL);
+	raise(SIGURG);
+	cr_assert_eq(atomic_load(&hits), 2);
+}
+
+Test(sysmon, bad_signal_falls_back_to_sigurg)
+{
+	setenv("GREEN_PREEMPT_SIGNAL", "9", 1);
+	unsetenv("GREEN_PREEMPT");
+	cr_assert_eq(gr_preempt_init(), 0);
+	cr_assert_eq(gr_preempt_signal(), SIGURG);
+	unsetenv("GREEN_PREEMPT_SIGNAL");
+}
+
+Test(sysmon, counters_start_at_zero)
+{
+	cr_assert_eq(atomic_load(&gr_sysmon_stats.xpreemptions), 0);
+	gr_stat_inc(&gr_sysmon_stats.xpreemptions);
+	cr_assert_eq(atomic_load(&gr_sysmon_stats.xpreemptions), 1);
+}
