@@ -65,7 +65,8 @@ struct gr_g *gr_thread_g(pthread_t t)
 	if (!t)
 		return NULL;
 	struct gr_g *gp = GR_PT((void *)t, GR_TCB_G, struct gr_g *);
-	if (!gp || gp->magic != GR_G_MAGIC || gp->foreign || gp->is_g0 || gp->tcb != (void *)t)
+	if (!gp || gp->magic != GR_G_MAGIC || (gp->foreign && !gp->is_main) || gp->is_g0 ||
+	    gp->tcb != (void *)t)
 		return NULL;
 	return gp;
 }
@@ -158,6 +159,8 @@ static void release_g(struct gr_g *gp)
 {
 	struct gr_g *self = gr_getg();
 
+	if (gp->is_main) /* the main thread's stack and TCB are glibc's */
+		return;
 	free(gp->affinity);
 	gp->affinity = NULL;
 	bool pinned = false;
@@ -230,6 +233,10 @@ void gr_thread_exit(void *result)
 	struct gr_g *gp = gr_getg();
 
 	if (gp->is_main) {
+		/* Joinable like any thread (glibc lets others join main).  Published before
+		 * glibc unwinds main's stack: nothing of green's runs after that. */
+		gp->result = result;
+		gr_thread_exited(gp);
 		atomic_store_explicit(&gr_sched.xmain_exited, true, memory_order_release);
 		if (atomic_fetch_sub_explicit(&gr_sched.xnlive, 1, memory_order_acq_rel) == 1)
 			exit(0);
