@@ -10,7 +10,7 @@
  *   lib_mapped=yes|no   libgreen.so appears in /proc/self/maps;
  *   tid_fake=yes|no     in the created thread, the tid field of glibc 2.36's struct
  *                       pthread (offset 720 from pthread_self()) differs from the kernel's
- *                       gettid(): natively they are equal, a green thread holds a fake tid;
+ *                       kernel tid (/proc/thread-self): natively equal, a G holds a fake tid;
  *   interposed=yes|no   both of the above.
  * Then thread_ran=yes and the final line SYMVER=ok (exit 0) when the thread ran and
  * returned its value through pthread_join.
@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -48,7 +49,12 @@ static int lib_mapped(void)
 static void *thread_fn(void *arg)
 {
 	int *fake = arg;
-	pid_t kernel_tid = (pid_t)syscall(SYS_gettid);
+	/* The kernel's id of the OS thread running us: /proc/thread-self names it.  (green
+	 * answers syscall(SYS_gettid) with the thread's own id, as Python expects.) */
+	char link[64] = "";
+	ssize_t n = readlink("/proc/thread-self", link, sizeof(link) - 1);
+	char *slash = n > 0 ? strrchr(link, '/') : NULL;
+	pid_t kernel_tid = slash ? (pid_t)atol(slash + 1) : -1;
 	pid_t struct_tid = *(pid_t *)((char *)pthread_self() + GLIBC_PTHREAD_TID_OFFSET);
 	*fake = kernel_tid != struct_tid;
 	return (void *)(intptr_t)1234;
