@@ -69,6 +69,9 @@ $(BUILD)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $<
 
+# symver_2_34.c is symver_2_2_5.c built against another symbol version.
+$(BUILD)/tests/progs/symver_2_34: tests/progs/symver_2_2_5.c
+
 $(BUILD)/tests/progs/%: tests/progs/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -std=gnu++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
