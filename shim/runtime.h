@@ -123,7 +123,32 @@ struct gr_g {
 	char name[16];	     /* "": not set, report the process name */
 	uint64_t runtime_ns; /* time spent RUNNING, for the thread CPU clock */
 	uint64_t run_since;  /* when the G last started RUNNING (monotonic ns) */
+
+	/* Signals and cancellation (signal.c, cancel.c).  Bit n-1 stands for signal n.
+	 * xsigmask: the G's blocked set; written only by the G itself (relaxed), read by
+	 *   senders and by execute, which loads it into the M's kernel mask.
+	 * xsigpend: thread-directed signals (pthread_kill) not yet delivered; senders set
+	 *   bits, the G itself clears them when it delivers or sigwaits.
+	 * sigwaitset: the set a sigwait* in progress waits for (0 otherwise); protected by
+	 *   siglock.
+	 * waiter: the interruptible park in progress (park.c), published by the parking
+	 *   M's g0 once the G is WAITING; protected by siglock.
+	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
+	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
+	 *   the G cannot leave the call (and the M) in between.
+	 * Cancellation state is glibc's own cancelhandling word in the G's struct pthread,
+	 * so glibc's setcancelstate, setcanceltype and its cancellable system calls work
+	 * on a G unchanged. */
+	_Atomic uint64_t xsigmask;
+	_Atomic uint64_t xsigpend;
+	uint64_t sigwaitset;
+	struct gr_lock siglock;
+	struct gr_waiter *waiter;
+	_Atomic int xsyscall;
+	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
 };
+
+#define GR_SYSCALL_BUSY 0x40000000
 
 /*
  * M: an OS thread.  Created with the real pthread_create (so glibc knows it: its own
@@ -141,6 +166,7 @@ struct gr_m {
 	int id;
 	bool spinning;	    /* looking for work; counted in gr_sched.xnmspinning */
 	uint64_t fastrand;
+	uint64_t sigmask;   /* this thread's kernel signal mask as green last set it */
 
 	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op). */
 	enum gr_switch_op op;

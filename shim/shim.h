@@ -11,10 +11,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fork.h"
 #include "park.h"
 #include "proc.h"
 #include "real.h"
 #include "runtime.h"
+#include "sig.h"
 #include "sync.h"
 #include "thread.h"
 #include "timer.h"

@@ -223,3 +223,8 @@ void gr_tls_exit(struct gr_g *gp)
 	run_tsd_destructors(gp->tcb);
 	uselocale(LC_GLOBAL_LOCALE);
 }
+
+void gr_tls_fork_child(void)
+{
+	donor_lock = (struct gr_lock)GR_LOCK_INIT;
+}
