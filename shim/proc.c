@@ -141,6 +141,10 @@ static struct gr_m *m_alloc(void)
 	mp->g0->magic = GR_G_MAGIC;
 	atomic_store_explicit(&mp->g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	mp->fastrand = (uint64_t)(uintptr_t)mp * 0x9e3779b97f4a7c15ull | 1;
+	mp->alllink = atomic_load_explicit(&gr_sched.xallm, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&gr_sched.xallm, &mp->alllink, mp,
+						      memory_order_release, memory_order_relaxed))
+		;
 	return mp;
 }
 
@@ -271,7 +275,7 @@ void gr_wakep(void)
 static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 {
 	GR_ASSERT(!mp->p);
-	gr_sig_m_idle(mp);
+	gr_sig_m_sleep(mp);
 	atomic_store_explicit(&mp->xwake, 0, memory_order_relaxed);
 	gr_lock(&gr_sched.lock);
 	mp->nextp = NULL;
@@ -550,7 +554,10 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	mp->curg = gp;
 	gr_sig_switch(mp, gp);
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
-	mp->curg = NULL;
+	/* Seq_cst, then the load of the blocked set in gr_sig_m_idle: pairs with
+	 * signal.c's grow_blocked (store the set, then load curg). */
+	__atomic_store_n(&mp->curg, NULL, __ATOMIC_SEQ_CST);
+	gr_sig_m_idle(mp);
 	finish_op(mp, gp);
 }
 
@@ -656,6 +663,7 @@ void gr_proc_abandon_m(void)
 
 	gp->foreign = true; /* from here on it blocks its OS thread, like a foreign thread */
 	mp->curg = NULL;
+	mp->dead = true;
 	gr_lock(&gr_sched.lock);
 	gr_sched.mcount--;
 	gr_unlock(&gr_sched.lock);
@@ -862,6 +870,8 @@ void gr_proc_fork_child(struct gr_g *gp)
 			pidleput_locked(pp);
 	}
 	gr_unlock(&gr_sched.lock);
+	mp->alllink = NULL;
+	atomic_store_explicit(&gr_sched.xallm, mp, memory_order_relaxed);
 	mp->id = 0;
 	mp->spinning = false;
 	mp->oldp = NULL;

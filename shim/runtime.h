@@ -167,6 +167,8 @@ struct gr_m {
 	bool spinning;	    /* looking for work; counted in gr_sched.xnmspinning */
 	uint64_t fastrand;
 	uint64_t sigmask;   /* this thread's kernel signal mask as green last set it */
+	struct gr_m *alllink; /* gr_sched.xallm list; immutable once linked */
+	bool dead;	    /* its OS thread has ended (the main G's pthread_exit) */
 
 	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op). */
 	enum gr_switch_op op;
@@ -243,6 +245,7 @@ struct gr_sched {
 	int64_t timer_m_until;
 
 	_Atomic int xnmspinning; /* Ms spinning for work */
+	struct gr_m *_Atomic xallm; /* every M ever created (signal.c walks it); push only */
 
 	/* Read-only after init. */
 	int nprocs;

@@ -39,9 +39,14 @@ static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 		gr_sig_setmask_m(mp, want);
 }
 
-/* An M about to sleep without work blocks every signal once any G has blocked one, so the
- * kernel never picks an idle M for a process-directed signal that every G blocks. */
+/* An M back on g0 (from execute, and before it sleeps in stopm) blocks at least every
+ * signal some G has blocked, so the kernel never picks an M without a G for a
+ * process-directed signal the Gs block.  Free when all Gs share one mask. */
 void gr_sig_m_idle(struct gr_m *mp);
+
+/* An M about to sleep in stopm blocks every signal (it may sleep through later changes
+ * of the Gs' masks; execute loads the next G's mask when it wakes). */
+void gr_sig_m_sleep(struct gr_m *mp);
 
 /* True when an interruptible wait of gp must end: a pending signal gp does not block, a
  * pending signal of its sigwait set, or an enabled cancellation request.  Racy by

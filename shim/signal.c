@@ -45,6 +45,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <ucontext.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,8 +66,11 @@ struct ksigaction {
 	uint64_t mask;
 };
 
-/* Set once any G blocks a signal; read racily by idle Ms. */
-static _Atomic bool masks_used;
+/* Every signal any G has ever blocked (only grows).  An M off its G (on g0: spinning,
+ * idle) blocks at least these, so the kernel never picks it for a process-directed signal
+ * that the Gs block; with one mask shared by all Gs (the common case) that is the mask the
+ * M already has, and costs nothing. */
+static _Atomic uint64_t blocked_any;
 
 static uint64_t kmask_get(void)
 {
@@ -118,10 +122,41 @@ void gr_sig_m_init(struct gr_m *mp)
 	mp->sigmask = kmask_get();
 }
 
+void gr_sig_m_sleep(struct gr_m *mp)
+{
+	if (mp->sigmask != ALL_BLOCKED)
+		gr_sig_setmask_m(mp, ALL_BLOCKED);
+}
+
 void gr_sig_m_idle(struct gr_m *mp)
 {
-	if (atomic_load_explicit(&masks_used, memory_order_relaxed) && mp->sigmask != ALL_BLOCKED)
-		gr_sig_setmask_m(mp, ALL_BLOCKED);
+	uint64_t b = atomic_load_explicit(&blocked_any, memory_order_relaxed);
+
+	if ((mp->sigmask & b) != b)
+		gr_sig_setmask_m(mp, mp->sigmask | b);
+}
+
+/* The blocked-anywhere set grows by add: every M that runs no G (spinning on g0) gets it
+ * before this returns, through SIGCANCEL, whose handler ORs it into the mask the kernel
+ * restores on sigreturn.  Ms asleep in stopm block everything already; an M running a G
+ * loads the new set when it comes back to g0 (the seq_cst pair with execute).  Rare: in
+ * most programs the set grows once, at start-up. */
+static void grow_blocked(uint64_t add)
+{
+	uint64_t b = atomic_fetch_or_explicit(&blocked_any, add, memory_order_seq_cst) | add;
+	pid_t pid = getpid_raw();
+
+	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
+	     mp = mp->alllink) {
+		if (mp->dead || __atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) ||
+		    (__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) == b)
+			continue;
+		if (gr_syscall(SYS_tgkill, pid, mp->ktid, GR_SIGCANCEL) != 0)
+			continue;
+		while ((__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) != b &&
+		       !__atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) && !mp->dead)
+			gr_arch_pause();
+	}
 }
 
 void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
@@ -131,6 +166,8 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 				: kmask_get();
 
 	atomic_store_explicit(&gp->xsigmask, mask & ~GR_SIG_UNBLOCKABLE, memory_order_relaxed);
+	if (mask & ~atomic_load_explicit(&blocked_any, memory_order_relaxed) & ~GR_SIG_UNBLOCKABLE)
+		grow_blocked(mask & ~GR_SIG_UNBLOCKABLE);
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->sigwaitset = 0;
@@ -210,8 +247,8 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 	default:
 		return EINVAL;
 	}
-	if (next & ~cur)
-		atomic_store_explicit(&masks_used, true, memory_order_relaxed);
+	if (next & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
+		grow_blocked(next);
 	/* Seq_cst store, then the load of xsigpend in deliver: pairs with the sender's
 	 * seq_cst fetch_or then load of the mask, so one of them sees the other. */
 	atomic_store_explicit(&gp->xsigmask, next, memory_order_seq_cst);
@@ -401,10 +438,20 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	int saved_errno = GR_PT(tp, gr_glibc.errno_off, int);
 
 	(void)sig;
-	(void)uc;
 	if (si->si_code != SI_TKILL || si->si_pid != getpid_raw())
 		return;
 	struct gr_g *gp = GR_PT(tp, GR_TCB_G, struct gr_g *);
+	if (gp && gp->is_g0 && gp->m) { /* grow_blocked: widen the mask sigreturn restores */
+		struct gr_m *mp = gp->m;
+		uint64_t b = atomic_load_explicit(&blocked_any, memory_order_seq_cst), k;
+		ucontext_t *ctx = uc;
+		memcpy(&k, &ctx->uc_sigmask, sizeof(k));
+		k |= b | mp->sigmask;
+		memcpy(&ctx->uc_sigmask, &k, sizeof(k));
+		__atomic_store_n(&mp->sigmask, k, __ATOMIC_RELEASE);
+		GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
+		return;
+	}
 	if (gp && gr_g_schedulable(gp) && gp->tcb == tp &&
 	    atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
 		gr_sig_deliver_pending(gp);
@@ -440,6 +487,8 @@ int gr_signal_init(void)
 
 	if (gp && gr_g_schedulable(gp)) {
 		atomic_store_explicit(&gp->xsigmask, cur & ~GR_SIG_UNBLOCKABLE,
+				      memory_order_relaxed);
+		atomic_store_explicit(&blocked_any, cur & ~GR_SIG_UNBLOCKABLE,
 				      memory_order_relaxed);
 		gp->m->sigmask = cur;
 	}
