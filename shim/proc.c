@@ -639,8 +639,7 @@ void gr_yield(void)
 	}
 	gr_proc_fix_syscall(gp);
 	switch_to_g0(gp, GR_OP_YIELD);
-	if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
-		gr_sig_deliver_pending(gp);
+	gr_sig_resume(gp);
 }
 
 void gr_proc_fix_syscall(struct gr_g *gp)

@@ -59,6 +59,10 @@ bool gr_sig_interrupt_due(struct gr_g *gp);
  * Must be called by gp itself, holding no runtime lock. */
 void gr_sig_deliver_pending(struct gr_g *gp);
 
+/* A G that was runnable while a signal or an asynchronous cancellation was sent to it
+ * (the kick finds no M to signal) acts on it when it resumes from a yield. */
+void gr_sig_resume(struct gr_g *gp);
+
 /* pthread_sigmask for the calling G: how is SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK; set
  * may be NULL; *old gets the previous mask if old is not NULL.  Newly unblocked pending
  * signals are delivered before it returns.  Returns 0 or EINVAL. */

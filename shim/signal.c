@@ -429,6 +429,16 @@ int gr_sig_suspend(const sigset_t *mask)
 	return -EINTR;
 }
 
+void gr_sig_resume(struct gr_g *gp)
+{
+	if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
+		gr_sig_deliver_pending(gp);
+	int ch = atomic_load_explicit((_Atomic int *)((char *)gp->tcb + GR_PT_CANCELHANDLING),
+				      memory_order_acquire);
+	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */
+		gr_cancel_async();
+}
+
 /* SIGCANCEL: green's kick (deliver the current G's pending signals) and glibc's
  * asynchronous cancellation (glibc: sigcancel_handler, which green replaces since it
  * interposes pthread_cancel). */
