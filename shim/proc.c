@@ -660,6 +660,9 @@ void gr_proc_abandon_m(void)
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = releasep(mp);
 
+	/* startm and pidleput take an idle P (issue 6: main's pthread_exit tripped the
+	 * assertion in acquirep). */
+	atomic_store_explicit(&pp->xstatus, GR_P_IDLE, memory_order_relaxed);
 	gp->foreign = true; /* from here on it blocks its OS thread, like a foreign thread */
 	mp->curg = NULL;
 	mp->dead = true;
