@@ -7,10 +7,10 @@
 
 #define GR_EXPORT __attribute__((visibility("default")))
 
-GR_EXPORT pid_t fork(void)
+static pid_t do_fork(bool handlers)
 {
 	gr_is_ready(); /* starts green if nobody did yet; a failed start forks plainly */
-	pid_t r = gr_fork();
+	pid_t r = gr_fork(handlers);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -18,12 +18,23 @@ GR_EXPORT pid_t fork(void)
 	return r;
 }
 
+GR_EXPORT pid_t fork(void)
+{
+	return do_fork(true);
+}
+
 /* vfork's child would borrow the G's stack and the parent's runtime state (a hooked call
  * in the child, perror after a failed exec, would change the parent's P): green forks
- * instead, which POSIX allows. */
+ * instead, which POSIX allows; like vfork, without the atfork handlers. */
 GR_EXPORT pid_t vfork(void)
 {
-	return fork();
+	return do_fork(false);
+}
+
+/* glibc 2.34's _Fork: fork without the atfork handlers. */
+GR_EXPORT pid_t _Fork(void)
+{
+	return do_fork(false);
 }
 
 /* pthread_atfork in libc_nonshared.a calls this with the caller's __dso_handle. */

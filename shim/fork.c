@@ -31,6 +31,7 @@
  * see one owner).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "fork.h"
@@ -140,11 +141,11 @@ static void do_fork(void *arg)
 		child_reinit(a->gp);
 }
 
-pid_t gr_fork(void)
+pid_t gr_fork(bool run_handlers)
 {
 	struct gr_g *gp = gr_getg();
-	int n;
-	struct atfork *h = snapshot(&n);
+	int n = 0;
+	struct atfork *h = run_handlers ? snapshot(&n) : NULL;
 
 	for (int i = n - 1; i >= 0; i--)
 		if (h[i].prepare)
