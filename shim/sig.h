@@ -31,10 +31,21 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent);
  * loaded into the kernel when it differs from what the M has (one compare otherwise). */
 void gr_sig_m_init(struct gr_m *mp);
 void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask);
+
+/* Signals the runtime itself needs delivered to an M running a G whatever the G's mask
+ * (the preemption signal): the G's mask still records them (pthread_sigmask reports what
+ * the program set), but the kernel mask of its M leaves them open; the module that owns
+ * such a signal checks gp->xsigmask before running the program's handler for it, and
+ * makes it pending on the G (gr_sig_kill of itself) when the G blocks it.  Written once,
+ * at start-up, by gr_sig_reserve. */
+extern _Atomic uint64_t gr_sig_kernel_open;
+void gr_sig_reserve(int sig);
+
 static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 {
 	uint64_t want = atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) &
-			~GR_SIG_UNBLOCKABLE;
+			~GR_SIG_UNBLOCKABLE &
+			~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
 	if (__builtin_expect(want != mp->sigmask, 0))
 		gr_sig_setmask_m(mp, want);
 }

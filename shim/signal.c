@@ -72,6 +72,14 @@ struct ksigaction {
  * M already has, and costs nothing. */
 static _Atomic uint64_t blocked_any;
 
+_Atomic uint64_t gr_sig_kernel_open;
+
+void gr_sig_reserve(int sig)
+{
+	if (sig >= 1 && sig <= 64)
+		atomic_fetch_or_explicit(&gr_sig_kernel_open, GR_SIGBIT(sig), memory_order_relaxed);
+}
+
 static uint64_t kmask_get(void)
 {
 	uint64_t cur = 0;
@@ -166,8 +174,10 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 				: kmask_get();
 
 	atomic_store_explicit(&gp->xsigmask, mask & ~GR_SIG_UNBLOCKABLE, memory_order_relaxed);
-	if (mask & ~atomic_load_explicit(&blocked_any, memory_order_relaxed) & ~GR_SIG_UNBLOCKABLE)
-		grow_blocked(mask & ~GR_SIG_UNBLOCKABLE);
+	uint64_t kmask = mask & ~GR_SIG_UNBLOCKABLE &
+			 ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	if (kmask & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
+		grow_blocked(kmask);
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->sigwaitset = 0;
@@ -247,8 +257,9 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 	default:
 		return EINVAL;
 	}
-	if (next & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
-		grow_blocked(next);
+	uint64_t knext = next & ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	if (knext & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
+		grow_blocked(knext);
 	/* Seq_cst store, then the load of xsigpend in deliver: pairs with the sender's
 	 * seq_cst fetch_or then load of the mask, so one of them sees the other. */
 	atomic_store_explicit(&gp->xsigmask, next, memory_order_seq_cst);
