@@ -10,8 +10,13 @@
  *    picks a thread whose mask allows the signal, which is an M running a G that allows
  *    it, and the handler runs on that G (fs is the G's TCB, so pthread_self() is the G);
  *    a signal every G blocks stays pending in the process until a G unblocks it or
- *    sigwaits for it.  For that, idle Ms block every signal once any G has blocked one
- *    (gr_sig_m_idle), and sysmon's thread blocks every signal from birth.
+ *    sigwaits for it.  For that, no thread without a G may take one: sysmon blocks every
+ *    signal from birth, an M asleep in stopm blocks every signal, and an M back on g0
+ *    (spinning) blocks at least every signal any G has ever blocked (blocked_any: with
+ *    one mask shared by all Gs that is the mask it has, so it costs nothing).  When that
+ *    set grows, grow_blocked widens the mask of every M on g0 before pthread_sigmask
+ *    returns (a SIGCANCEL whose handler edits the mask sigreturn restores): a kill right
+ *    after the program blocks a signal must not find a spinning M with the old mask.
  *  - thread-directed signals (pthread_kill, pthread_sigqueue) name a G, which may be
  *    running, runnable, parked or in a system call.  The sender, under the G's siglock:
  *      * G in a system call bracket (gr_entersyscall) and the signal not blocked, or in
@@ -110,7 +115,7 @@ static pid_t getpid_raw(void)
 void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask)
 {
 	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
-	mp->sigmask = mask;
+	__atomic_store_n(&mp->sigmask, mask, __ATOMIC_RELEASE); /* grow_blocked reads it */
 }
 
 void gr_sig_block_all(uint64_t *old)
@@ -138,10 +143,14 @@ void gr_sig_m_sleep(struct gr_m *mp)
 
 void gr_sig_m_idle(struct gr_m *mp)
 {
-	uint64_t b = atomic_load_explicit(&blocked_any, memory_order_relaxed);
-
-	if ((mp->sigmask & b) != b)
+	/* Loop: a grow_blocked that signalled this M while it was setting its mask has its
+	 * widened mask overwritten by ours, so look again until the set is stable. */
+	for (;;) {
+		uint64_t b = atomic_load_explicit(&blocked_any, memory_order_seq_cst);
+		if ((mp->sigmask & b) == b)
+			return;
 		gr_sig_setmask_m(mp, mp->sigmask | b);
+	}
 }
 
 /* The blocked-anywhere set grows by add: every M that runs no G (spinning on g0) gets it
