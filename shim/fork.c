@@ -137,7 +137,8 @@ static void child_reinit(struct gr_g *gp)
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 	gp->attrlock = (struct gr_lock)GR_LOCK_INIT;
-	gp->waiter = NULL;
+	gp->intr_claim = NULL;
+	gp->intr_arg = NULL;
 	gp->sigwaitset = 0;
 }
 

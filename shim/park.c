@@ -15,11 +15,11 @@
  * with the deadline given to the kernel.
  *
  * Interruptible waits (gr_park_wait_intr: the POSIX cancellation points and the calls a
- * signal interrupts with EINTR) publish their waiter in gp->waiter from the unlockf, once
- * the G is WAITING, under gp->siglock; a signal or cancellation sender (signal.c) takes
- * the same lock and claims the waiter by CAS, like the timer, with GR_WAKE_INTERRUPTED.
- * The unlockf first checks whether an interrupt is already due (the sender came before
- * the waiter was published), so none is lost.
+ * signal interrupts with EINTR) arm their waiter with gr_sig_intr_arm from the unlockf,
+ * once the G is WAITING, under gp->siglock; a signal or cancellation sender (signal.c)
+ * takes the same lock and claims the waiter by CAS, like the timer, with
+ * GR_WAKE_INTERRUPTED.  Arming first checks whether an interrupt is already due (the
+ * sender came before the waiter was armed), so none is lost.
  */
 #include <errno.h>
 #include <limits.h>
@@ -88,6 +88,19 @@ static void park_timeout(struct gr_timer *t)
 		gr_ready_tail(w->gp);
 }
 
+/* A signal or cancellation sender ends an interruptible wait (under gp->siglock). */
+static bool park_interrupt(struct gr_g *gp, void *arg)
+{
+	struct gr_waiter *w = arg;
+	uint32_t zero = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_INTERRUPTED,
+						    memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	gr_ready_tail(gp);
+	return true;
+}
+
 struct park_unlock {
 	struct bucket *b;
 	struct gr_waiter *w;
@@ -105,28 +118,9 @@ static void park_unlock(void *arg)
 		u->w->timer.arg = u->w;
 		gr_timer_add(u->w->gp->m->p, &u->w->timer);
 	}
-	if (u->intr) {
-		struct gr_g *gp = u->w->gp;
-		gr_lock(&gp->siglock);
-		if (gr_sig_interrupt_due(gp))
-			gr_park_interrupt_locked(gp, u->w);
-		else
-			gp->waiter = u->w;
-		gr_unlock(&gp->siglock);
-	}
+	if (u->intr)
+		gr_sig_intr_arm(u->w->gp, park_interrupt, u->w);
 	gr_unlock(&u->b->lock);
-}
-
-bool gr_park_interrupt_locked(struct gr_g *gp, struct gr_waiter *w)
-{
-	uint32_t zero = 0;
-
-	GR_ASSERT_HELD(&gp->siglock);
-	if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_INTERRUPTED,
-						    memory_order_acq_rel, memory_order_relaxed))
-		return false;
-	gr_ready_tail(gp);
-	return true;
 }
 
 /* After waking: settle a timeout or interrupt race and leave the queue (a requeue may
@@ -191,11 +185,8 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 	gr_park(park_unlock, &u);
 	if (deadline)
 		gr_timer_del(&w.timer);
-	if (intr) {
-		gr_lock(&gp->siglock);
-		gp->waiter = NULL;
-		gr_unlock(&gp->siglock);
-	}
+	if (intr)
+		gr_sig_intr_disarm(gp);
 	int r = settle(&w);
 	if (intr)
 		gr_sig_deliver_pending(gp);
@@ -343,7 +334,7 @@ int gr_park_sleep(int64_t deadline)
 		return 0;
 	/* An interruptible wait on an address nobody wakes: only the timer or a signal or
 	 * cancellation (-EINTR) ends it. */
-	int r = gr_park_wait_intr(&gp->waiter, NULL, NULL, deadline, 0);
+	int r = gr_park_wait_intr(&gp->intr_arg, NULL, NULL, deadline, 0);
 	return r == -EINTR ? -EINTR : 0;
 }
 

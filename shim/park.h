@@ -44,11 +44,6 @@ int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg
 int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
 		      void *arg, int64_t deadline, uint32_t bits);
 
-/* Claims the interruptible waiter w of gp (GR_WAKE_INTERRUPTED) and readies gp.
- * Requires gp->siglock; gp is WAITING (w was published by its unlockf).  Returns false
- * when w was already woken or timed out. */
-bool gr_park_interrupt_locked(struct gr_g *gp, struct gr_waiter *w);
-
 /* Wakes up to n waiters on addr (oldest first) whose mask meets bits (0 = all).  Returns
  * how many were woken. */
 int gr_park_wake(const void *addr, int n, uint32_t bits);

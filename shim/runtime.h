@@ -131,8 +131,10 @@ struct gr_g {
 	 *   bits, the G itself clears them when it delivers or sigwaits.
 	 * sigwaitset: the set a sigwait* in progress waits for (0 otherwise); protected by
 	 *   siglock.
-	 * waiter: the interruptible park in progress (park.c), published by the parking
-	 *   M's g0 once the G is WAITING; protected by siglock.
+	 * intr_claim, intr_arg: the interruptible park in progress, armed by the parking M's
+	 *   g0 once the G is WAITING (gr_sig_intr_arm: park.c's waiters, and any other
+	 *   parking primitive such as the netpoller's); a sender calls intr_claim(gp,
+	 *   intr_arg) to end the park early.  Protected by siglock.
 	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
 	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
 	 *   the G cannot leave the call (and the M) in between.
@@ -143,7 +145,8 @@ struct gr_g {
 	_Atomic uint64_t xsigpend;
 	uint64_t sigwaitset;
 	struct gr_lock siglock;
-	struct gr_waiter *waiter;
+	bool (*intr_claim)(struct gr_g *gp, void *arg);
+	void *intr_arg;
 	_Atomic int xsyscall;
 	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
 };

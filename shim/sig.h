@@ -95,6 +95,18 @@ int gr_sig_suspend(const sigset_t *mask);
  * true if it signalled. */
 bool gr_sig_syscall_signal_locked(struct gr_g *gp, int sig);
 
+/* Makes the current park of gp interruptible: called from the unlockf of gr_park (gp is
+ * WAITING and off its stack).  claim(gp, arg) must win the G's wake-up exclusively (a CAS
+ * against the normal waker and any timer) and, if it wins, make gp runnable (gr_ready);
+ * it returns whether it won.  It runs under gp->siglock, from a sender's context, or at
+ * once from here when an interrupt is already due.  After gp wakes, it calls
+ * gr_sig_intr_disarm before anything else, then settles whichever won.  This is how a
+ * parking primitive other than gr_park_wait_intr (the netpoller) becomes a cancellation
+ * point and EINTR-able: on an interrupted wake it calls gr_cancel_point(), then
+ * returns EINTR, or retries when gp->sigrestart says every handler had SA_RESTART. */
+void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg);
+void gr_sig_intr_disarm(struct gr_g *gp);
+
 /* Makes gp notice a pending signal or cancellation request: interrupts its interruptible
  * wait, signals the M of its system call, or kicks the M it runs on with SIGCANCEL. */
 void gr_sig_kick(struct gr_g *gp);

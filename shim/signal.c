@@ -190,7 +190,8 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->sigwaitset = 0;
-	gp->waiter = NULL;
+	gp->intr_claim = NULL;
+	gp->intr_arg = NULL;
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 }
 
@@ -309,12 +310,31 @@ void gr_sig_syscall_leave(struct gr_g *gp)
 	}
 }
 
+void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg)
+{
+	gr_lock(&gp->siglock);
+	if (!gr_sig_interrupt_due(gp) || !claim(gp, arg)) {
+		gp->intr_claim = claim;
+		gp->intr_arg = arg;
+	}
+	gr_unlock(&gp->siglock);
+}
+
+void gr_sig_intr_disarm(struct gr_g *gp)
+{
+	gr_lock(&gp->siglock);
+	gp->intr_claim = NULL;
+	gp->intr_arg = NULL;
+	gr_unlock(&gp->siglock);
+}
+
 /* Makes gp notice a pending signal or cancellation.  Requires gp->siglock. */
 static void kick_locked(struct gr_g *gp)
 {
 	GR_ASSERT_HELD(&gp->siglock);
-	if (gp->waiter) {
-		gr_park_interrupt_locked(gp, gp->waiter);
+	if (gp->intr_claim) {
+		if (gp->intr_claim(gp, gp->intr_arg))
+			gp->intr_claim = NULL;
 		return;
 	}
 	if (gr_sig_syscall_signal_locked(gp, GR_SIGCANCEL))
