@@ -80,7 +80,8 @@ void gr_sig_resume(struct gr_g *gp);
 int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old);
 
 /* pthread_kill / pthread_sigqueue of gp (a G green created, or the main G).  info is NULL
- * for pthread_kill.  Returns 0, EINVAL or ESRCH. */
+ * for pthread_kill.  Returns 0 or EINVAL (an exited, unjoined G drops the signal, as in
+ * glibc 2.34+). */
 int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info);
 
 /* sigwait / sigwaitinfo / sigtimedwait for the calling thread.  timeout NULL: wait for

@@ -355,9 +355,9 @@ int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info)
 {
 	if (sig < 0 || sig > 64)
 		return EINVAL;
-	if (atomic_load_explicit(&gp->xjoin, memory_order_acquire) & GR_JOIN_EXITED)
-		return ESRCH;
-	if (sig == 0)
+	/* glibc 2.34+: a thread that has exited but is not joined yet takes (and drops) the
+	 * signal: 0, not ESRCH. */
+	if (sig == 0 || atomic_load_explicit(&gp->xjoin, memory_order_acquire) & GR_JOIN_EXITED)
 		return 0;
 	if (sig == GR_SIGCANCEL || sig == GR_SIGSETXID)
 		return EINVAL;
