@@ -48,6 +48,7 @@
  * the SIGCANCEL kick catches it on its M.  glibc's internal mask changes (system(),
  * posix_spawn) are invisible to green.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <ucontext.h>
@@ -523,7 +524,11 @@ static void (*glibc_restorer(void))(void)
 	sa.sa_handler = SIG_IGN;
 	if (gr_syscall4(SYS_rt_sigaction, SIGUSR2, NULL, &saved, 8) != 0)
 		return NULL;
-	if (sigaction(SIGUSR2, &sa, NULL) != 0)
+	/* glibc's own sigaction (never an interposer: the shim calls no exported symbol). */
+	int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) =
+		(int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+										  "sigaction");
+	if (!real_sigaction || real_sigaction(SIGUSR2, &sa, NULL) != 0)
 		return NULL;
 	gr_syscall4(SYS_rt_sigaction, SIGUSR2, NULL, &probe, 8);
 	gr_syscall4(SYS_rt_sigaction, SIGUSR2, &saved, NULL, 8);
