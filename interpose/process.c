@@ -38,10 +38,9 @@ GR_EXPORT pid_t _Fork(void)
 }
 
 /* pthread_atfork in libc_nonshared.a calls this with the caller's __dso_handle. */
-int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
-		      void *dso);
-GR_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void),
-				void (*child)(void), void *dso)
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso);
+GR_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                                void *dso)
 {
 	return gr_atfork_register(prepare, parent, child, dso);
 }

@@ -24,11 +24,11 @@
 #include "sig.h"
 #include "thread.h"
 
-#define CH_DISABLED 1
-#define CH_ASYNC 2
-#define CH_CANCELING 4
-#define CH_CANCELED 8
-#define CH_EXITING 16
+#define CH_DISABLED   1
+#define CH_ASYNC      2
+#define CH_CANCELING  4
+#define CH_CANCELED   8
+#define CH_EXITING    16
 #define CH_TERMINATED 32
 
 static _Atomic int *cancelhandling(void *tcb)
@@ -69,7 +69,7 @@ void gr_cancel_async(void)
 int gr_cancel(struct gr_g *gp)
 {
 	int old = atomic_fetch_or_explicit(cancelhandling(gp->tcb), CH_CANCELING | CH_CANCELED,
-					   memory_order_acq_rel);
+	                                   memory_order_acq_rel);
 
 	if (old & (CH_CANCELED | CH_EXITING | CH_TERMINATED))
 		return 0;

@@ -60,8 +60,7 @@ static struct gr_lock atfork_lock = GR_LOCK_INIT;
 static struct atfork *handlers;
 static int nhandlers, caphandlers;
 
-int gr_atfork_register(void (*prepare)(void), void (*parent)(void), void (*child)(void),
-		       void *dso)
+int gr_atfork_register(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso)
 {
 	gr_lock(&atfork_lock);
 	if (nhandlers == caphandlers) {
@@ -74,7 +73,7 @@ int gr_atfork_register(void (*prepare)(void), void (*parent)(void), void (*child
 		handlers = h;
 		caphandlers = cap;
 	}
-	handlers[nhandlers++] = (struct atfork){prepare, parent, child, dso};
+	handlers[nhandlers++] = (struct atfork){ prepare, parent, child, dso };
 	gr_unlock(&atfork_lock);
 	return 0;
 }
@@ -165,7 +164,7 @@ pid_t gr_fork(bool run_handlers)
 		if (h[i].prepare)
 			h[i].prepare();
 	/* A foreign thread's child gets no rebuilt runtime (documented in ARCHITECTURE.md). */
-	struct fork_args a = {gr_g_schedulable(gp) ? gp : NULL, -1, 0};
+	struct fork_args a = { gr_g_schedulable(gp) ? gp : NULL, -1, 0 };
 	gr_tls_on_kernel_tcb(do_fork, &a);
 	for (int i = 0; i < n; i++) {
 		void (*fn)(void) = a.pid == 0 ? h[i].child : h[i].parent;

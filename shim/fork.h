@@ -8,8 +8,7 @@
 /* Registers fork handlers (pthread_atfork, __register_atfork); dso identifies the
  * registering object for gr_atfork_unregister.  Any thread, before or after green starts.
  * Returns 0 or ENOMEM. */
-int gr_atfork_register(void (*prepare)(void), void (*parent)(void), void (*child)(void),
-		       void *dso);
+int gr_atfork_register(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso);
 void gr_atfork_unregister(void *dso);
 
 /* fork() from a G: runs the prepare handlers on the G, glibc's fork on the M's kernel TCB,

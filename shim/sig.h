@@ -6,9 +6,9 @@
 
 #include "runtime.h"
 
-#define GR_SIGCANCEL 32 /* glibc's SIGCANCEL: green's cancellation and signal kick */
-#define GR_SIGSETXID 33
-#define GR_SIGBIT(sig) (1ull << ((sig) - 1))
+#define GR_SIGCANCEL   32 /* glibc's SIGCANCEL: green's cancellation and signal kick */
+#define GR_SIGSETXID   33
+#define GR_SIGBIT(sig) (1ull << ((sig)-1))
 /* Signals no G may block: glibc's two internal ones (pthread_sigmask filters them too). */
 #define GR_SIG_UNBLOCKABLE (GR_SIGBIT(GR_SIGCANCEL) | GR_SIGBIT(GR_SIGSETXID))
 
@@ -44,8 +44,8 @@ void gr_sig_reserve(int sig);
 static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 {
 	uint64_t want = atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) &
-			~GR_SIG_UNBLOCKABLE &
-			~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	                ~GR_SIG_UNBLOCKABLE &
+	                ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
 	if (__builtin_expect(want != mp->sigmask, 0))
 		gr_sig_setmask_m(mp, want);
 }

@@ -51,8 +51,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
-#include <ucontext.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "arch/x86_64/syscall.h"
@@ -179,13 +179,13 @@ static void grow_blocked(uint64_t add)
 
 void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 {
-	uint64_t mask = parent && gr_g_schedulable(parent)
-				? atomic_load_explicit(&parent->xsigmask, memory_order_relaxed)
-				: kmask_get();
+	uint64_t mask = parent && gr_g_schedulable(parent) ?
+	                        atomic_load_explicit(&parent->xsigmask, memory_order_relaxed) :
+	                        kmask_get();
 
 	atomic_store_explicit(&gp->xsigmask, mask & ~GR_SIG_UNBLOCKABLE, memory_order_relaxed);
 	uint64_t kmask = mask & ~GR_SIG_UNBLOCKABLE &
-			 ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	                 ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
 	if (kmask & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
 		grow_blocked(kmask);
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
@@ -287,7 +287,7 @@ bool gr_sig_syscall_signal_locked(struct gr_g *gp, int sig)
 	if (!k || (k & GR_SYSCALL_BUSY))
 		return false;
 	if (!atomic_compare_exchange_strong_explicit(&gp->xsyscall, &k, k | GR_SYSCALL_BUSY,
-						     memory_order_acq_rel, memory_order_relaxed))
+	                                             memory_order_acq_rel, memory_order_relaxed))
 		return false; /* it left the call */
 	gr_syscall(SYS_tgkill, getpid_raw(), k, sig);
 	atomic_store_explicit(&gp->xsyscall, k, memory_order_release);
@@ -304,9 +304,8 @@ void gr_sig_syscall_leave(struct gr_g *gp)
 			k = atomic_load_explicit(&gp->xsyscall, memory_order_acquire);
 			continue;
 		}
-		if (atomic_compare_exchange_weak_explicit(&gp->xsyscall, &k, 0,
-							  memory_order_acq_rel,
-							  memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+		            &gp->xsyscall, &k, 0, memory_order_acq_rel, memory_order_relaxed))
 			return;
 	}
 }
@@ -384,8 +383,8 @@ int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info)
 		int k = atomic_load_explicit(&gp->xsyscall, memory_order_seq_cst);
 		if (k && !(k & GR_SYSCALL_BUSY) &&
 		    atomic_compare_exchange_strong_explicit(&gp->xsyscall, &k, k | GR_SYSCALL_BUSY,
-							    memory_order_acq_rel,
-							    memory_order_relaxed)) {
+		                                            memory_order_acq_rel,
+		                                            memory_order_relaxed)) {
 			if (info)
 				gr_syscall4(SYS_rt_tgsigqueueinfo, getpid_raw(), k, sig, info);
 			else
@@ -475,7 +474,7 @@ void gr_sig_resume(struct gr_g *gp)
 	if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
 		gr_sig_deliver_pending(gp);
 	int ch = atomic_load_explicit((_Atomic int *)((char *)gp->tcb + GR_PT_CANCELHANDLING),
-				      memory_order_acquire);
+	                              memory_order_acquire);
 	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */
 		gr_cancel_async();
 }
@@ -507,7 +506,7 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	    atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
 		gr_sig_deliver_pending(gp);
 	int ch = atomic_load_explicit((_Atomic int *)((char *)tp + GR_PT_CANCELHANDLING),
-				      memory_order_acquire);
+	                              memory_order_acquire);
 	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */
 		gr_cancel_async();
 	GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
@@ -526,8 +525,8 @@ static void (*glibc_restorer(void))(void)
 		return NULL;
 	/* glibc's own sigaction (never an interposer: the shim calls no exported symbol). */
 	int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) =
-		(int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
-										  "sigaction");
+	        (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+	                                                                          "sigaction");
 	if (!real_sigaction || real_sigaction(SIGUSR2, &sa, NULL) != 0)
 		return NULL;
 	gr_syscall4(SYS_rt_sigaction, SIGUSR2, NULL, &probe, 8);
@@ -542,9 +541,9 @@ int gr_signal_init(void)
 
 	if (gp && gr_g_schedulable(gp)) {
 		atomic_store_explicit(&gp->xsigmask, cur & ~GR_SIG_UNBLOCKABLE,
-				      memory_order_relaxed);
+		                      memory_order_relaxed);
 		atomic_store_explicit(&blocked_any, cur & ~GR_SIG_UNBLOCKABLE,
-				      memory_order_relaxed);
+		                      memory_order_relaxed);
 		gp->m->sigmask = cur;
 	}
 	struct ksigaction ka = {
