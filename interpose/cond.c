@@ -19,7 +19,9 @@ GR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	if (!gr_is_ready())
 		return gr_real.pthread_cond_wait(c, m);
-	return gr_cond_wait(gr_cond_of(c), gr_mutex_of(m), 0);
+	int r = gr_cond_wait(gr_cond_of(c), gr_mutex_of(m), 0);
+	gr_cancel_point(); /* a cancellation point, acted on with the mutex held */
+	return r;
 }
 
 GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
@@ -32,7 +34,9 @@ GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 	int64_t deadline = gr_deadline(clock, abstime, true);
 	if (deadline < 0)
 		return EINVAL;
-	return gr_cond_wait(gr_cond_of(c), gr_mutex_of(m), deadline);
+	int r = gr_cond_wait(gr_cond_of(c), gr_mutex_of(m), deadline);
+	gr_cancel_point();
+	return r;
 }
 
 GR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,

@@ -20,7 +20,17 @@ GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec 
 		/* A CPU-time clock: only the kernel can measure it. */
 		return gr_real.clock_nanosleep(clock, flags, req, rem);
 	}
-	gr_park_sleep(deadline);
+	if (gr_park_sleep(deadline) == -EINTR) {
+		/* A cancellation point; else a handler ran: EINTR even under SA_RESTART. */
+		gr_cancel_point();
+		if (rem && !(flags & TIMER_ABSTIME)) {
+			int64_t left = deadline - gr_nanotime();
+			if (left < 0)
+				left = 0;
+			*rem = (struct timespec){left / 1000000000, left % 1000000000};
+		}
+		return EINTR;
+	}
 	if (rem && !(flags & TIMER_ABSTIME))
 		*rem = (struct timespec){0, 0};
 	return 0;

@@ -1,7 +1,7 @@
 /*
  * Blocking system calls that no poller can wait for: regular-file and directory
  * operations, process waits, file locks, System V and POSIX message queues and
- * semaphores, name resolution, system/pclose, sigsuspend/pause.  Each is bracketed by
+ * semaphores, name resolution, system/pclose (sigsuspend/pause: signal.c).  Each is bracketed by
  * gr_entersyscall/gr_exitsyscall (shim/proc.c, Go's entersyscall/exitsyscall): the P
  * stays with the M for a call that returns quickly, and sysmon hands it to another M when
  * the call blocks for more than a tick.  Calls that wait for something unbounded (waits
@@ -225,8 +225,3 @@ GR_SYSCALL_WRAP(ssize_t, mq_timedreceive,
 GR_SYSCALL_WRAP(int, mq_timedsend,
 		(mqd_t q, const char *m, size_t n, unsigned int p, const struct timespec *t),
 		(q, m, n, p, t))
-
-/* ---- signal waits (the signals work owns their semantics; this only brackets) -------- */
-
-GR_SYSCALL_WRAP_BLOCK(int, sigsuspend, (const sigset_t *s), (s))
-GR_SYSCALL_WRAP_BLOCK(int, pause, (void), ())

@@ -66,7 +66,9 @@ int gr_cond_wait(struct gr_cond *c, struct gr_mutex *m, int64_t deadline)
 	int r = gr_mutex_unlock(m);
 	if (r)
 		return r;
-	int w = gr_park_wait(&c->xseq, seq_unchanged, (void *)(uintptr_t)seq, deadline, 0);
+	/* Interruptible: a signal handler runs and a cancellation request is seen (the
+	 * caller acts on it once the mutex is held again, as POSIX requires). */
+	int w = gr_park_wait_intr(&c->xseq, seq_unchanged, (void *)(uintptr_t)seq, deadline, 0);
 	gr_mutex_lock(m, 0);
 	if (type == PTHREAD_MUTEX_RECURSIVE)
 		m->count = count;

@@ -56,6 +56,7 @@
 #include "netpoll.h"
 #include "park.h"
 #include "proc.h"
+#include "sig.h"
 #include "timer.h"
 
 #define CHUNK_BITS 12
@@ -406,10 +407,17 @@ static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline)
 	struct park_arg a = {pd, seq, gen};
 
 	atomic_fetch_add_explicit(&xwaiters, 1, memory_order_seq_cst);
-	int r = gr_park_wait(&pd->xgen, may_sleep, &a, deadline, 0);
+	int r = gr_park_wait_intr(&pd->xgen, may_sleep, &a, deadline, 0);
 	atomic_fetch_sub_explicit(&xwaiters, 1, memory_order_relaxed);
 	if (atomic_load_explicit(&pd->xseq, memory_order_acquire) != seq)
 		return -EBADF;
+	if (r == -EINTR) {
+		/* A signal or cancellation (signal.c): I/O waits are cancellation points, and
+		 * return EINTR unless every handler run had SA_RESTART (then the caller
+		 * retries the call, as the kernel restarts it). */
+		gr_cancel_point();
+		return gr_getg()->sigrestart ? 0 : -EINTR;
+	}
 	return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 

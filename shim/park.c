@@ -13,12 +13,21 @@
  *
  * Foreign threads (no P) enqueue the same way and futex-wait on their waiter's xstate,
  * with the deadline given to the kernel.
+ *
+ * Interruptible waits (gr_park_wait_intr: the POSIX cancellation points and the calls a
+ * signal interrupts with EINTR) arm their waiter with gr_sig_intr_arm from the unlockf,
+ * once the G is WAITING, under gp->siglock; a signal or cancellation sender (signal.c)
+ * takes the same lock and claims the waiter by CAS, like the timer, with
+ * GR_WAKE_INTERRUPTED.  Arming first checks whether an interrupt is already due (the
+ * sender came before the waiter was armed), so none is lost.
  */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 #include "park.h"
 #include "proc.h"
+#include "sig.h"
 
 #define NBUCKETS 4096
 
@@ -79,9 +88,23 @@ static void park_timeout(struct gr_timer *t)
 		gr_ready(w->gp);
 }
 
+/* A signal or cancellation sender ends an interruptible wait (under gp->siglock). */
+static bool park_interrupt(struct gr_g *gp, void *arg)
+{
+	struct gr_waiter *w = arg;
+	uint32_t zero = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_INTERRUPTED,
+						    memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	gr_ready_tail(gp);
+	return true;
+}
+
 struct park_unlock {
 	struct bucket *b;
 	struct gr_waiter *w;
+	bool intr;
 };
 
 /* Runs on g0 once the G is off its stack: arm the timer, then open the queue. */
@@ -95,14 +118,19 @@ static void park_unlock(void *arg)
 		u->w->timer.arg = u->w;
 		gr_timer_add(u->w->gp->m->p, &u->w->timer);
 	}
+	if (u->intr)
+		gr_sig_intr_arm(u->w->gp, park_interrupt, u->w);
 	gr_unlock(&u->b->lock);
 }
 
-/* After waking: settle a timeout race and leave the queue (a requeue may have moved the
- * waiter to another address's bucket, never after it timed out).  Returns 0 or -ETIMEDOUT. */
+/* After waking: settle a timeout or interrupt race and leave the queue (a requeue may
+ * have moved the waiter to another address's bucket, never after it timed out).  Returns
+ * 0, -ETIMEDOUT or -EINTR. */
 static int settle(struct gr_waiter *w)
 {
-	if (atomic_load_explicit(&w->xstate, memory_order_acquire) != GR_WAKE_TIMEDOUT)
+	uint32_t st = atomic_load_explicit(&w->xstate, memory_order_acquire);
+
+	if (st == GR_WAKE_WOKEN)
 		return 0;
 	for (;;) {
 		struct bucket *b = bucket_of(__atomic_load_n(&w->addr, __ATOMIC_ACQUIRE));
@@ -114,7 +142,7 @@ static int settle(struct gr_waiter *w)
 		if (w->linked)
 			unlink_locked(b, w);
 		gr_unlock(&b->lock);
-		return -ETIMEDOUT;
+		return st == GR_WAKE_INTERRUPTED ? -EINTR : -ETIMEDOUT;
 	}
 }
 
@@ -134,8 +162,8 @@ static int wait_foreign(struct bucket *b, struct gr_waiter *w)
 	}
 }
 
-int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
-		 int64_t deadline, uint32_t bits)
+static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
+		     int64_t deadline, uint32_t bits, bool intr)
 {
 	struct gr_g *gp = gr_curg();
 	struct bucket *b = bucket_of(addr);
@@ -153,11 +181,34 @@ int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg
 	enqueue_locked(b, &w);
 	if (!gr_g_schedulable(gp))
 		return wait_foreign(b, &w);
-	struct park_unlock u = {b, &w};
+	struct park_unlock u = {b, &w, intr};
 	gr_park(park_unlock, &u);
 	if (deadline)
 		gr_timer_del(&w.timer);
-	return settle(&w);
+	if (intr)
+		gr_sig_intr_disarm(gp);
+	int r = settle(&w);
+	if (intr)
+		gr_sig_deliver_pending(gp);
+	return r;
+}
+
+int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
+		 int64_t deadline, uint32_t bits)
+{
+	return park_wait(addr, may_sleep, arg, deadline, bits, false);
+}
+
+int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
+		      void *arg, int64_t deadline, uint32_t bits)
+{
+	struct gr_g *gp = gr_curg();
+
+	if (gr_g_schedulable(gp) && gr_sig_interrupt_due(gp)) {
+		gr_sig_deliver_pending(gp);
+		return -EINTR;
+	}
+	return park_wait(addr, may_sleep, arg, deadline, bits, true);
 }
 
 static void wake_one(struct gr_waiter *w)
@@ -269,21 +320,6 @@ out:
 	return count < 0 ? count : count + moved;
 }
 
-/* A G whose timer fired runs next, as Go's goready does: behind a long run queue it would
- * overshoot its deadline by the whole queue (sleepers with 100,000 Gs). */
-static void sleep_timeout(struct gr_timer *t)
-{
-	gr_ready(t->arg);
-}
-
-static void sleep_unlock(void *arg)
-{
-	struct gr_timer *t = arg;
-	struct gr_g *gp = t->arg;
-
-	gr_timer_add(gp->m->p, t);
-}
-
 int gr_park_sleep(int64_t deadline)
 {
 	struct gr_g *gp = gr_curg();
@@ -296,8 +332,14 @@ int gr_park_sleep(int64_t deadline)
 	}
 	if (deadline <= gr_nanotime())
 		return 0;
-	struct gr_timer t = {.when = deadline, .fn = sleep_timeout, .arg = gp};
-	gr_park(sleep_unlock, &t);
-	gr_timer_del(&t); /* already fired; waits out a callback still running */
-	return 0;
+	/* An interruptible wait on an address nobody wakes: only the timer or a signal or
+	 * cancellation (-EINTR) ends it. */
+	int r = gr_park_wait_intr(&gp->intr_arg, NULL, NULL, deadline, 0);
+	return r == -EINTR ? -EINTR : 0;
+}
+
+void gr_park_fork_child(void)
+{
+	/* Every waiter was another G (the forking G runs): they are gone with their Ms. */
+	memset(table, 0, sizeof(table));
 }

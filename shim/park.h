@@ -25,6 +25,7 @@ struct gr_waiter {
 
 #define GR_WAKE_WOKEN 1
 #define GR_WAKE_TIMEDOUT 2
+#define GR_WAKE_INTERRUPTED 3 /* a signal or a cancellation request (signal.c, cancel.c) */
 
 /* Parks the calling thread on addr until woken or until deadline (monotonic ns; 0 =
  * none).  Under the queue's lock, first calls may_sleep(addr, arg) if given: when it
@@ -33,6 +34,15 @@ struct gr_waiter {
  * OS thread).  bits: the wait mask (0 means all bits). */
 int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
 		 int64_t deadline, uint32_t bits);
+
+/* Like gr_park_wait, but a signal the G does not block, a pthread_kill of a signal in its
+ * sigwait set, or a cancellation request (enabled) ends the wait early with -EINTR.  The
+ * G's pending signal handlers have run when it returns (whatever the outcome).  The
+ * caller decides what EINTR means: POSIX calls return EINTR (or restart under
+ * SA_RESTART: gr_sig_restart), cancellation points call gr_cancel_point() first, and
+ * condition waits return 0 (a spurious wake-up) after retaking the mutex.  May park. */
+int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
+		      void *arg, int64_t deadline, uint32_t bits);
 
 /* Wakes up to n waiters on addr (oldest first) whose mask meets bits (0 = all).  Returns
  * how many were woken. */
@@ -45,7 +55,12 @@ int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
 		    bool (*may_wake)(const void *addr, void *arg), void *arg);
 
 /* Sleeps the calling thread until deadline (monotonic ns): parks a G on a timer, or
- * blocks a foreign thread.  Returns 0. */
+ * blocks a foreign thread.  Returns 0, or -EINTR when a signal or a cancellation request
+ * interrupted the sleep of a G (interruptible, as gr_park_wait_intr). */
 int gr_park_sleep(int64_t deadline);
+
+/* In the child of fork: empties every wait queue and frees every bucket lock (the waiters
+ * were the other threads, which the child does not have). */
+void gr_park_fork_child(void);
 
 #endif

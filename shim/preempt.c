@@ -52,6 +52,7 @@
 #include "proc.h"
 #include "real.h"
 #include "runtime.h"
+#include "sig.h"
 #include "sysmon.h"
 
 #define RED_ZONE 128
@@ -416,5 +417,6 @@ int gr_preempt_init(void)
 	if (old.sa_sigaction != handler) /* else started again (a fork child): keep prog_act */
 		prog_act = old;
 	preempt_sig = sig;
+	gr_sig_reserve(sig); /* a G that blocks every signal must not block preemption */
 	return 0;
 }

@@ -38,6 +38,7 @@
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
+#include "sig.h"
 #include "stack.h"
 #include "sysmon.h"
 #include "timer.h"
@@ -143,6 +144,10 @@ static struct gr_m *m_alloc(void)
 	atomic_store_explicit(&mp->g0->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	mp->fastrand = (uint64_t)(uintptr_t)mp * 0x9e3779b97f4a7c15ull | 1;
 	atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed); /* on g0 */
+	mp->alllink = atomic_load_explicit(&gr_sched.xallm, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&gr_sched.xallm, &mp->alllink, mp,
+						      memory_order_release, memory_order_relaxed))
+		;
 	return mp;
 }
 
@@ -157,6 +162,7 @@ static void *m_start(void *arg)
 	mp->g0->tid = (pid_t)gr_syscall(SYS_gettid, 0, 0, 0);
 	mp->kernel_tcb = tcb;
 	mp->ktid = mp->g0->tid;
+	gr_sig_m_init(mp);
 	GR_PT(tcb, GR_TCB_G, struct gr_g *) = mp->g0;
 	if (mp->nextp) {
 		struct gr_p *pp = mp->nextp;
@@ -276,6 +282,7 @@ void gr_wakep(void)
 static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 {
 	GR_ASSERT(!mp->p);
+	gr_sig_m_sleep(mp);
 	atomic_store_explicit(&mp->xwake, 0, memory_order_relaxed);
 	gr_lock(&gr_sched.lock);
 	mp->nextp = NULL;
@@ -673,8 +680,12 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
 	 * Release: pairs with sysmon's CAS, which then reads mp->p. */
 	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
+	gr_sig_switch(mp, gp);
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
-	mp->curg = NULL;
+	/* Seq_cst, then the load of the blocked set in gr_sig_m_idle: pairs with
+	 * signal.c's grow_blocked (store the set, then load curg). */
+	__atomic_store_n(&mp->curg, NULL, __ATOMIC_SEQ_CST);
+	gr_sig_m_idle(mp);
 	finish_op(mp, gp);
 }
 
@@ -778,6 +789,7 @@ void gr_park(void (*unlockf)(void *), void *arg)
 {
 	struct gr_g *gp = gr_getg();
 
+	gr_proc_fix_syscall(gp);
 	GR_DASSERT(gr_g_schedulable(gp));
 	pin(gp); /* may move the G to another M: set unlockf on the final one */
 	gp->m->unlockf = unlockf;
@@ -848,7 +860,15 @@ void gr_yield(void)
 		gr_real.sched_yield();
 		return;
 	}
+	gr_proc_fix_syscall(gp);
 	switch_to_g0(gp, GR_OP_YIELD);
+	gr_sig_resume(gp);
+}
+
+void gr_proc_fix_syscall(struct gr_g *gp)
+{
+	if (__builtin_expect(gp->m && gp->m->oldp != NULL && gp->m->curg == gp, 0))
+		gr_exitsyscall();
 }
 
 void gr_proc_preempt(void)
@@ -872,8 +892,12 @@ void gr_proc_abandon_m(void)
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = releasep(mp);
 
+	/* startm and pidleput take an idle P (issue 6: main's pthread_exit tripped the
+	 * assertion in acquirep). */
+	atomic_store_explicit(&pp->xstatus, GR_P_IDLE, memory_order_relaxed);
 	gp->foreign = true; /* from here on it blocks its OS thread, like a foreign thread */
 	mp->curg = NULL;
+	mp->dead = true;
 	gr_lock(&gr_sched.lock);
 	gr_sched.mcount--;
 	gr_unlock(&gr_sched.lock);
@@ -934,6 +958,8 @@ void gr_entersyscall(void)
 	mp->oldp = pp;
 	mp->p = NULL;
 	pp->m = NULL;
+	/* Seq_cst: a pthread_kill sender reads it to signal this M (signal.c). */
+	atomic_store_explicit(&gp->xsyscall, mp->ktid, memory_order_seq_cst);
 	/* Release: sysmon may hand the P over as soon as it sees SYSCALL. */
 	atomic_store_explicit(&pp->xstatus, GR_P_SYSCALL, memory_order_release);
 }
@@ -963,8 +989,9 @@ void gr_exitsyscall(void)
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->oldp;
 	int st = GR_P_SYSCALL;
-	if (!pp) /* gr_entersyscall found the P pinned and did nothing */
+	if (!pp) /* not in a call: found pinned, or a cancellation unwound out of it */
 		return;
+	gr_sig_syscall_leave(gp);
 	mp->oldp = NULL;
 	gp->run_since = gr_arch_cputicks();
 	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_RUNNING,
@@ -1056,10 +1083,70 @@ int gr_proc_init(int nprocs, int maxthreads)
 
 	/* sysmon now, from the main thread's own TCB: glibc's pthread_create switches libc
 	 * to multi-threaded mode (stdio locks, malloc arenas) before a second G runs. */
+	/* sysmon never runs a program's signal handler: it blocks every signal. */
+	uint64_t oldmask;
+	gr_sig_block_all(&oldmask);
 	int r = gr_sysmon_start();
+	gr_sig_restore(oldmask);
 	if (r)
 		return r;
 	GR_ASSERT(GR_PT(tcb, GR_PT_MULTIPLE_THREADS, int) == 1);
 	GR_PT(tcb, GR_TCB_G, struct gr_g *) = &main_g;
 	return 0;
+}
+
+/* ---- fork --------------------------------------------------------------------------- */
+
+void gr_proc_fork_child(struct gr_g *gp)
+{
+	struct gr_m *mp = gp->m;
+	struct gr_p *mine = mp->p;
+
+	/* Every other M is gone and may have held any lock: start from scratch. */
+	gr_sched.lock = (struct gr_lock)GR_LOCK_INIT;
+	gr_sched.runq_head = gr_sched.runq_tail = NULL;
+	atomic_store_explicit(&gr_sched.xrunqsize, 0, memory_order_relaxed);
+	gr_sched.pidle = NULL;
+	atomic_store_explicit(&gr_sched.xnpidle, 0, memory_order_relaxed);
+	gr_sched.midle = NULL;
+	gr_sched.nmidle = 0;
+	gr_sched.mcount = 1;
+	gr_sched.timer_m = NULL;
+	gr_sched.timer_m_until = 0;
+	atomic_store_explicit(&gr_sched.xnmspinning, 0, memory_order_relaxed);
+	atomic_store_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
+	/* The child ends when its one thread does (exit(0) from g_finish if it returns). */
+	atomic_store_explicit(&gr_sched.xmain_exited, !gp->is_main, memory_order_relaxed);
+	gr_lock(&gr_sched.lock);
+	for (int i = gr_sched.nprocs - 1; i >= 0; i--) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		atomic_store_explicit(&pp->xrunqhead, 0, memory_order_relaxed);
+		atomic_store_explicit(&pp->xrunqtail, 0, memory_order_relaxed);
+		atomic_store_explicit(&pp->xrunnext, NULL, memory_order_relaxed);
+		pp->timerlock = (struct gr_lock)GR_LOCK_INIT;
+		pp->ntimers = 0; /* the timers were the other Gs' (gp runs: it has none) */
+		atomic_store_explicit(&pp->xtimer0, INT64_MAX, memory_order_relaxed);
+		pp->gfree = NULL; /* possibly mid-update by another M: dropped (leaked) */
+		pp->ngfree = 0;
+		if (pp != mine)
+			pidleput_locked(pp);
+	}
+	gr_unlock(&gr_sched.lock);
+	mp->alllink = NULL;
+	atomic_store_explicit(&gr_sched.xallm, mp, memory_order_relaxed);
+	mp->id = 0;
+	mp->spinning = false;
+	mp->oldp = NULL;
+	mp->nextp = NULL;
+	mp->schedlink = NULL;
+	mp->ktid = (pid_t)gr_syscall(SYS_gettid, 0, 0, 0);
+	if (mp->g0->tcb == mp->kernel_tcb)
+		mp->g0->tid = mp->ktid;
+
+	uint64_t oldmask;
+	gr_sig_block_all(&oldmask);
+	int r = gr_sysmon_start();
+	gr_sig_restore(oldmask);
+	if (r)
+		gr_real_msg("green: fork: cannot restart sysmon in the child", "", "\n");
 }

@@ -74,6 +74,16 @@ void gr_handoffp(struct gr_p *pp);
 struct gr_p *gr_proc_pin(bool *pinned);
 void gr_proc_unpin(bool pinned);
 
+/* A G that is still inside a system call bracket although it runs the program's code
+ * again (a cancellation or a handler unwound out of the call) leaves the call first, so
+ * it holds a P before it parks, yields or exits.  Cheap when it is not the case. */
+void gr_proc_fix_syscall(struct gr_g *gp);
+
+/* In the child of fork, on the kernel TCB of the forking M: rebuilds the scheduler
+ * around gp, the only G left (fork.c).  Ps, run queues, idle lists, timers, the M count
+ * and sysmon start afresh; gp keeps its M and P. */
+void gr_proc_fork_child(struct gr_g *gp);
+
 /* A timer with deadline when was added: wakes the M sleeping until a later timer. */
 void gr_proc_timer_added(int64_t when);
 

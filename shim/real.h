@@ -13,6 +13,8 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -57,6 +59,14 @@
 	X(int, pthread_once, (pthread_once_t *, void (*)(void)))                         \
 	X(ssize_t, read, (int, void *, size_t))                                         \
 	X(ssize_t, write, (int, const void *, size_t))                                  \
+	/* Process events (fork.c, signal.c, cancel.c). */                                 \
+	X(pid_t, fork, (void))                                                          \
+	X(int, pthread_kill, (pthread_t, int))                                          \
+	X(int, pthread_sigqueue, (pthread_t, int, const union sigval))                  \
+	X(int, pthread_cancel, (pthread_t))                                             \
+	X(void, pthread_testcancel, (void))                                             \
+	X(int, __register_atfork, (void (*)(void), void (*)(void), void (*)(void), void *)) \
+	X(FILE *, popen, (const char *, const char *))                                  \
 	GR_REAL_NETPOLL(X)
 
 /* The netpoller's calls (interpose/io.c, socket.c, poll.c). */

@@ -134,7 +134,35 @@ struct gr_g {
 	 * written by the M running the G, read racily (aligned 64-bit) by anyone. */
 	uint64_t cputicks;  /* accumulated while RUNNING outside system calls */
 	uint64_t run_since; /* TSC when it last started running; 0 while not running */
+
+	/* Signals and cancellation (signal.c, cancel.c).  Bit n-1 stands for signal n.
+	 * xsigmask: the G's blocked set; written only by the G itself (relaxed), read by
+	 *   senders and by execute, which loads it into the M's kernel mask.
+	 * xsigpend: thread-directed signals (pthread_kill) not yet delivered; senders set
+	 *   bits, the G itself clears them when it delivers or sigwaits.
+	 * sigwaitset: the set a sigwait* in progress waits for (0 otherwise); protected by
+	 *   siglock.
+	 * intr_claim, intr_arg: the interruptible park in progress, armed by the parking M's
+	 *   g0 once the G is WAITING (gr_sig_intr_arm: park.c's waiters, and any other
+	 *   parking primitive such as the netpoller's); a sender calls intr_claim(gp,
+	 *   intr_arg) to end the park early.  Protected by siglock.
+	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
+	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
+	 *   the G cannot leave the call (and the M) in between.
+	 * Cancellation state is glibc's own cancelhandling word in the G's struct pthread,
+	 * so glibc's setcancelstate, setcanceltype and its cancellable system calls work
+	 * on a G unchanged. */
+	_Atomic uint64_t xsigmask;
+	_Atomic uint64_t xsigpend;
+	uint64_t sigwaitset;
+	struct gr_lock siglock;
+	bool (*intr_claim)(struct gr_g *gp, void *arg);
+	void *intr_arg;
+	_Atomic int xsyscall;
+	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
 };
+
+#define GR_SYSCALL_BUSY 0x40000000
 
 /*
  * M: an OS thread.  Created with the real pthread_create (so glibc knows it: its own
@@ -152,6 +180,9 @@ struct gr_m {
 	int id;
 	bool spinning;	    /* looking for work; counted in gr_sched.xnmspinning */
 	uint64_t fastrand;
+	uint64_t sigmask;   /* this thread's kernel signal mask as green last set it */
+	struct gr_m *alllink; /* gr_sched.xallm list; immutable once linked */
+	bool dead;	    /* its OS thread has ended (the main G's pthread_exit) */
 
 	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op). */
 	enum gr_switch_op op;
@@ -243,6 +274,7 @@ struct gr_sched {
 	int64_t timer_m_until;
 
 	_Atomic int xnmspinning; /* Ms spinning for work */
+	struct gr_m *_Atomic xallm; /* every M ever created (signal.c walks it); push only */
 
 	/* Read-only after init. */
 	int nprocs;

@@ -12,11 +12,13 @@
 #include <time.h>
 
 #include "netpoll.h"
+#include "fork.h"
 #include "park.h"
 #include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runtime.h"
+#include "sig.h"
 #include "sync.h"
 #include "thread.h"
 #include "timer.h"

@@ -420,3 +420,11 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 	if (!put_cold(gp))
 		unmap_g(gp);
 }
+
+void gr_stack_fork_child(void)
+{
+	/* Another M may have held the lock mid-update: drop (leak) the global cache. */
+	cache_lock = (struct gr_lock)GR_LOCK_INIT;
+	global_free = NULL;
+	nglobal_free = 0;
+}

@@ -35,4 +35,7 @@ size_t gr_stack_min(void);
 /* Page size, and round-up to it. */
 size_t gr_stack_page(void);
 
+/* In the child of fork: forgets the global cache of dead Gs and resets its lock. */
+void gr_stack_fork_child(void);
+
 #endif

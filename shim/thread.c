@@ -25,6 +25,7 @@
 #include "park.h"
 #include "proc.h"
 #include "real.h"
+#include "sig.h"
 #include "stack.h"
 #include "thread.h"
 #include "tls.h"
@@ -103,7 +104,13 @@ static void g_main(void *arg)
 			gp->result = gp->start(gp->arg);
 		}
 	}
-	/* Else: pthread_exit unwound to here, with gp->result already set. */
+	else {
+		/* pthread_exit or a cancellation unwound to here; glibc stored the result in
+		 * the TCB either way (gr_thread_exit, pthread_testcancel, SIGCANCEL).  An
+		 * unwind out of a system call left its bracket open: close it. */
+		gp->result = GR_PT(gp->tcb, GR_PT_RESULT, void *);
+		gr_proc_fix_syscall(gp);
+	}
 	g_finish(gp);
 }
 
@@ -149,6 +156,7 @@ int gr_thread_create(pthread_t *out, const struct gr_thread_attr *a, void *(*sta
 		gp->affinity_size = a->affinity_size;
 	}
 	gr_ctx_init(&gp->ctx, gp, gp->tcb, g_main, gp);
+	gr_sig_g_init(gp, self);
 	atomic_fetch_add_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
 	*out = (pthread_t)gp->tcb;
 	gr_proc_start_g(gp);
@@ -201,8 +209,16 @@ int gr_thread_join(struct gr_g *gp, void **result, int64_t deadline, bool try)
 	} while (!atomic_compare_exchange_weak_explicit(&gp->xjoin, &old, old | GR_JOIN_JOINING,
 						       memory_order_acq_rel, memory_order_acquire));
 	while (not_exited(&gp->xjoin, NULL)) {
-		if (gr_park_wait(&gp->xjoin, not_exited, NULL, deadline, 0) == -ETIMEDOUT &&
-		    not_exited(&gp->xjoin, NULL)) {
+		/* A cancellation point: an interrupted wait acts on a cancellation request,
+		 * leaving the target joinable (POSIX). */
+		int r = gr_park_wait_intr(&gp->xjoin, not_exited, NULL, deadline, 0);
+		struct gr_g *self = gr_getg();
+		if (r == -EINTR && gr_g_schedulable(self) && gr_cancel_due(self)) {
+			atomic_fetch_and_explicit(&gp->xjoin, ~GR_JOIN_JOINING,
+						  memory_order_acq_rel);
+			gr_cancel_point();
+		}
+		if (r == -ETIMEDOUT && not_exited(&gp->xjoin, NULL)) {
 			atomic_fetch_and_explicit(&gp->xjoin, ~GR_JOIN_JOINING,
 						  memory_order_acq_rel);
 			return ETIMEDOUT;

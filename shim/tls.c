@@ -225,3 +225,8 @@ void gr_tls_exit(struct gr_g *gp)
 	if (uselocale(NULL) != LC_GLOBAL_LOCALE)
 		uselocale(LC_GLOBAL_LOCALE);
 }
+
+void gr_tls_fork_child(void)
+{
+	donor_lock = (struct gr_lock)GR_LOCK_INIT;
+}

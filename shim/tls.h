@@ -29,4 +29,7 @@ void gr_tls_on_m(void (*fn)(void *), void *arg);
 /* Runs fn(arg) on the M's kernel TCB, the one on glibc's thread list (set*id, fork). */
 void gr_tls_on_kernel_tcb(void (*fn)(void *), void *arg);
 
+/* In the child of fork: resets the lock of the donor list. */
+void gr_tls_fork_child(void);
+
 #endif

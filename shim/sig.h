@@ -1,0 +1,134 @@
+/* Signals at G granularity (signal.c) and cancellation (cancel.c). */
+#ifndef GR_SIG_H
+#define GR_SIG_H
+
+#include <signal.h>
+
+#include "runtime.h"
+
+#define GR_SIGCANCEL   32 /* glibc's SIGCANCEL: green's cancellation and signal kick */
+#define GR_SIGSETXID   33
+#define GR_SIGBIT(sig) (1ull << ((sig)-1))
+/* Signals no G may block: glibc's two internal ones (pthread_sigmask filters them too). */
+#define GR_SIG_UNBLOCKABLE (GR_SIGBIT(GR_SIGCANCEL) | GR_SIGBIT(GR_SIGSETXID))
+
+/* Reads the main thread's mask into the main G and M0, blocks every signal on sysmon's
+ * thread (via gr_sig_block_all around its creation) and installs the SIGCANCEL handler.
+ * Returns 0 or a negative errno. */
+int gr_signal_init(void);
+
+/* Blocks every signal but SIGCANCEL and SIGSETXID on the calling OS thread; stores the old
+ * kernel mask in *old.  gr_sig_restore puts it back.  Used around the creation of threads
+ * that must never run a program's handler (sysmon). */
+void gr_sig_block_all(uint64_t *old);
+void gr_sig_restore(uint64_t old);
+
+/* A new G inherits parent's mask (POSIX); its pending set and wait state start empty.
+ * parent may be a foreign thread or NULL (then the kernel mask of the caller). */
+void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent);
+
+/* The M's kernel mask for a new M (read once) and, on every switch to gp, the G's mask
+ * loaded into the kernel when it differs from what the M has (one compare otherwise). */
+void gr_sig_m_init(struct gr_m *mp);
+void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask);
+
+/* Signals the runtime itself needs delivered to an M running a G whatever the G's mask
+ * (the preemption signal): the G's mask still records them (pthread_sigmask reports what
+ * the program set), but the kernel mask of its M leaves them open; the module that owns
+ * such a signal checks gp->xsigmask before running the program's handler for it, and
+ * makes it pending on the G (gr_sig_kill of itself) when the G blocks it.  Written once,
+ * at start-up, by gr_sig_reserve. */
+extern _Atomic uint64_t gr_sig_kernel_open;
+void gr_sig_reserve(int sig);
+
+static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
+{
+	uint64_t want = atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) &
+	                ~GR_SIG_UNBLOCKABLE &
+	                ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	if (__builtin_expect(want != mp->sigmask, 0))
+		gr_sig_setmask_m(mp, want);
+}
+
+/* An M back on g0 (from execute, and before it sleeps in stopm) blocks at least every
+ * signal some G has blocked, so the kernel never picks an M without a G for a
+ * process-directed signal the Gs block.  Free when all Gs share one mask. */
+void gr_sig_m_idle(struct gr_m *mp);
+
+/* An M about to sleep in stopm blocks every signal (it may sleep through later changes
+ * of the Gs' masks; execute loads the next G's mask when it wakes). */
+void gr_sig_m_sleep(struct gr_m *mp);
+
+/* True when an interruptible wait of gp must end: a pending signal gp does not block, a
+ * pending signal of its sigwait set, or an enabled cancellation request.  Racy by
+ * design; callers that need certainty hold gp->siglock (park.c's unlockf does). */
+bool gr_sig_interrupt_due(struct gr_g *gp);
+
+/* Runs the handlers of gp's pending signals that gp does not block, on gp (the calling
+ * G), by sending each to its own M with tgkill: the kernel delivers it before the call
+ * returns, with the program's handler, flags and default action.  Sets gp->sigrestart.
+ * Must be called by gp itself, holding no runtime lock. */
+void gr_sig_deliver_pending(struct gr_g *gp);
+
+/* A G that was runnable while a signal or an asynchronous cancellation was sent to it
+ * (the kick finds no M to signal) acts on it when it resumes from a yield. */
+void gr_sig_resume(struct gr_g *gp);
+
+/* pthread_sigmask for the calling G: how is SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK; set
+ * may be NULL; *old gets the previous mask if old is not NULL.  Newly unblocked pending
+ * signals are delivered before it returns.  Returns 0 or EINVAL. */
+int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old);
+
+/* pthread_kill / pthread_sigqueue of gp (a G green created, or the main G).  info is NULL
+ * for pthread_kill.  Returns 0 or EINVAL (an exited, unjoined G drops the signal, as in
+ * glibc 2.34+). */
+int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info);
+
+/* sigwait / sigwaitinfo / sigtimedwait for the calling thread.  timeout NULL: wait for
+ * ever.  Returns the signal number, or -EAGAIN (timeout), -EINTR (a handler ran). */
+int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
+
+/* sigsuspend: waits with mask until a handler has run.  Returns -EINTR. */
+int gr_sig_suspend(const sigset_t *mask);
+
+/* Signals the kernel thread of gp's M with sig if gp is inside a system call bracket
+ * (gr_entersyscall), holding the bracket open meanwhile.  Requires gp->siglock.  Returns
+ * true if it signalled. */
+bool gr_sig_syscall_signal_locked(struct gr_g *gp, int sig);
+
+/* Makes the current park of gp interruptible: called from the unlockf of gr_park (gp is
+ * WAITING and off its stack).  claim(gp, arg) must win the G's wake-up exclusively (a CAS
+ * against the normal waker and any timer) and, if it wins, make gp runnable (gr_ready);
+ * it returns whether it won.  It runs under gp->siglock, from a sender's context, or at
+ * once from here when an interrupt is already due.  After gp wakes, it calls
+ * gr_sig_intr_disarm before anything else, then settles whichever won.  This is how a
+ * parking primitive other than gr_park_wait_intr (the netpoller) becomes a cancellation
+ * point and EINTR-able: on an interrupted wake it calls gr_cancel_point(), then
+ * returns EINTR, or retries when gp->sigrestart says every handler had SA_RESTART. */
+void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg);
+void gr_sig_intr_disarm(struct gr_g *gp);
+
+/* Makes gp notice a pending signal or cancellation request: interrupts its interruptible
+ * wait, signals the M of its system call, or kicks the M it runs on with SIGCANCEL. */
+void gr_sig_kick(struct gr_g *gp);
+
+/* The end of a system call bracket: clears gp->xsyscall, waiting out a sender that is
+ * signalling this M (proc.c's gr_exitsyscall calls it). */
+void gr_sig_syscall_leave(struct gr_g *gp);
+
+/* ---- cancellation (cancel.c) ---- */
+
+/* True when the calling G has an enabled, pending cancellation request. */
+bool gr_cancel_due(struct gr_g *gp);
+
+/* A deferred cancellation point: acts on a pending request by exiting the G with
+ * PTHREAD_CANCELED (cleanup handlers and destructors run).  Returns if there is none. */
+void gr_cancel_point(void);
+
+/* pthread_cancel of gp.  Returns 0 or ESRCH. */
+int gr_cancel(struct gr_g *gp);
+
+/* Acts on an asynchronous cancellation in a SIGCANCEL handler (signal.c). */
+void gr_cancel_async(void);
+
+#endif

@@ -1,0 +1,559 @@
+/*
+ * Signals at G granularity.
+ *
+ * The kernel knows only Ms, so green keeps each M's kernel signal mask equal to the mask
+ * of the G it runs: execute() loads the G's mask (gr_g.xsigmask) into the kernel when it
+ * differs from the M's (gr_sig_switch: one compare on the common path, where every G has
+ * the same mask; a rt_sigprocmask only when Gs with different masks share an M).  Then:
+ *
+ *  - process-directed signals (kill, a terminal's SIGINT) are the kernel's business: it
+ *    picks a thread whose mask allows the signal, which is an M running a G that allows
+ *    it, and the handler runs on that G (fs is the G's TCB, so pthread_self() is the G);
+ *    a signal every G blocks stays pending in the process until a G unblocks it or
+ *    sigwaits for it.  For that, no thread without a G may take one: sysmon blocks every
+ *    signal from birth, an M asleep in stopm blocks every signal, and an M back on g0
+ *    (spinning) blocks at least every signal any G has ever blocked (blocked_any: with
+ *    one mask shared by all Gs that is the mask it has, so it costs nothing).  When that
+ *    set grows, grow_blocked widens the mask of every M on g0 before pthread_sigmask
+ *    returns (a SIGCANCEL whose handler edits the mask sigreturn restores): a kill right
+ *    after the program blocks a signal must not find a spinning M with the old mask.
+ *  - thread-directed signals (pthread_kill, pthread_sigqueue) name a G, which may be
+ *    running, runnable, parked or in a system call.  The sender, under the G's siglock:
+ *      * G in a system call bracket (gr_entersyscall) and the signal not blocked, or in
+ *        the G's sigwait set: tgkill the M's kernel thread, holding the bracket open
+ *        (GR_SYSCALL_BUSY) so the G cannot leave that M meanwhile.  The kernel then does
+ *        exactly what it does natively: the handler runs on the G, the call fails with
+ *        EINTR or restarts (SA_RESTART), sigtimedwait returns the signal.
+ *      * otherwise: the signal becomes pending on the G (xsigpend).  If the G does not
+ *        block it: a G parked in an interruptible wait (gr_park_wait_intr) is woken
+ *        with GR_WAKE_INTERRUPTED; a running G's M is kicked with SIGCANCEL, whose
+ *        handler delivers the current G's pending signals.
+ *    A G delivers its own pending signals (gr_sig_deliver_pending) by sending each to
+ *    its own M with tgkill while the M's mask is the G's: the kernel runs the program's
+ *    handler, with its flags and default action, before tgkill returns.
+ *  - sigwait and friends first take a matching signal pending on the G, then wait in
+ *    rt_sigtimedwait inside a system call bracket (the G's mask is on the M, so the
+ *    kernel hands over process-directed signals; thread-directed ones arrive by tgkill).
+ *
+ * Rejected: keeping every M's mask permissive and emulating masks entirely in user space
+ * (Go's way): a signal every G blocks and nobody handles (the classic "block SIGUSR1
+ * everywhere, sigwait for it in one thread") would hit its default action on whatever M
+ * the kernel picked, so green would have to own every signal's disposition.  And a
+ * rt_sigprocmask on every context switch (swapcontext's way): a system call per switch.
+ *
+ * Known gaps: a pthread_sigqueue value reaches the handler only when the signal can be
+ * sent straight to the G's M (a system call in progress); otherwise the handler sees
+ * SI_TKILL without the value.  A signal made pending on a G that is neither parked
+ * interruptibly nor in a system call is delivered at its next interruptible wait or when
+ * the SIGCANCEL kick catches it on its M.  glibc's internal mask changes (system(),
+ * posix_spawn) are invisible to green.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "arch/x86_64/syscall.h"
+#include "glibc.h"
+#include "park.h"
+#include "proc.h"
+#include "real.h"
+#include "sig.h"
+
+#define ALL_BLOCKED (~0ull & ~GR_SIG_UNBLOCKABLE)
+
+/* The kernel's struct sigaction for rt_sigaction on x86-64. */
+struct ksigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+/* Every signal any G has ever blocked (only grows).  An M off its G (on g0: spinning,
+ * idle) blocks at least these, so the kernel never picks it for a process-directed signal
+ * that the Gs block; with one mask shared by all Gs (the common case) that is the mask the
+ * M already has, and costs nothing. */
+static _Atomic uint64_t blocked_any;
+
+_Atomic uint64_t gr_sig_kernel_open;
+
+void gr_sig_reserve(int sig)
+{
+	if (sig >= 1 && sig <= 64)
+		atomic_fetch_or_explicit(&gr_sig_kernel_open, GR_SIGBIT(sig), memory_order_relaxed);
+}
+
+static uint64_t kmask_get(void)
+{
+	uint64_t cur = 0;
+
+	gr_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, 8);
+	return cur;
+}
+
+static uint64_t set64(const sigset_t *set)
+{
+	uint64_t s;
+
+	memcpy(&s, set, sizeof(s));
+	return s;
+}
+
+static void set_from64(sigset_t *set, uint64_t s)
+{
+	sigemptyset(set);
+	memcpy(set, &s, sizeof(s));
+}
+
+static pid_t getpid_raw(void)
+{
+	return (pid_t)gr_syscall(SYS_getpid, 0, 0, 0);
+}
+
+void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask)
+{
+	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
+	__atomic_store_n(&mp->sigmask, mask, __ATOMIC_RELEASE); /* grow_blocked reads it */
+}
+
+void gr_sig_block_all(uint64_t *old)
+{
+	uint64_t all = ALL_BLOCKED;
+
+	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
+}
+
+void gr_sig_restore(uint64_t old)
+{
+	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+}
+
+void gr_sig_m_init(struct gr_m *mp)
+{
+	mp->sigmask = kmask_get();
+}
+
+void gr_sig_m_sleep(struct gr_m *mp)
+{
+	if (mp->sigmask != ALL_BLOCKED)
+		gr_sig_setmask_m(mp, ALL_BLOCKED);
+}
+
+void gr_sig_m_idle(struct gr_m *mp)
+{
+	/* Loop: a grow_blocked that signalled this M while it was setting its mask has its
+	 * widened mask overwritten by ours, so look again until the set is stable. */
+	for (;;) {
+		uint64_t b = atomic_load_explicit(&blocked_any, memory_order_seq_cst);
+		if ((mp->sigmask & b) == b)
+			return;
+		gr_sig_setmask_m(mp, mp->sigmask | b);
+	}
+}
+
+/* The blocked-anywhere set grows by add: every M that runs no G (spinning on g0) gets it
+ * before this returns, through SIGCANCEL, whose handler ORs it into the mask the kernel
+ * restores on sigreturn.  Ms asleep in stopm block everything already; an M running a G
+ * loads the new set when it comes back to g0 (the seq_cst pair with execute).  Rare: in
+ * most programs the set grows once, at start-up. */
+static void grow_blocked(uint64_t add)
+{
+	uint64_t b = atomic_fetch_or_explicit(&blocked_any, add, memory_order_seq_cst) | add;
+	pid_t pid = getpid_raw();
+
+	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
+	     mp = mp->alllink) {
+		if (mp->dead || __atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) ||
+		    (__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) == b)
+			continue;
+		if (gr_syscall(SYS_tgkill, pid, mp->ktid, GR_SIGCANCEL) != 0)
+			continue;
+		while ((__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) != b &&
+		       !__atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) && !mp->dead)
+			gr_arch_pause();
+	}
+}
+
+void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
+{
+	uint64_t mask = parent && gr_g_schedulable(parent) ?
+	                        atomic_load_explicit(&parent->xsigmask, memory_order_relaxed) :
+	                        kmask_get();
+
+	atomic_store_explicit(&gp->xsigmask, mask & ~GR_SIG_UNBLOCKABLE, memory_order_relaxed);
+	uint64_t kmask = mask & ~GR_SIG_UNBLOCKABLE &
+	                 ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	if (kmask & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
+		grow_blocked(kmask);
+	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
+	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
+	gp->sigwaitset = 0;
+	gp->intr_claim = NULL;
+	gp->intr_arg = NULL;
+	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
+}
+
+bool gr_sig_interrupt_due(struct gr_g *gp)
+{
+	uint64_t pend = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst);
+
+	if (pend & (~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) | gp->sigwaitset))
+		return true;
+	return gr_cancel_due(gp);
+}
+
+static bool sa_restart(int sig)
+{
+	struct ksigaction ka;
+
+	if (gr_syscall4(SYS_rt_sigaction, sig, NULL, &ka, 8) != 0)
+		return true;
+	return (ka.flags & SA_RESTART) != 0;
+}
+
+void gr_sig_deliver_pending(struct gr_g *gp)
+{
+	uint64_t mask = atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst);
+	uint64_t pend = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst) & ~mask;
+
+	if (!pend)
+		return;
+	/* Claim exactly the bits still set: a concurrent sigwait may take one. */
+	pend &= atomic_fetch_and_explicit(&gp->xsigpend, ~pend, memory_order_acq_rel);
+	bool restart = true;
+	pid_t pid = getpid_raw();
+	while (pend) {
+		int sig = __builtin_ctzll(pend) + 1;
+		pend &= pend - 1;
+		restart &= sa_restart(sig);
+		struct gr_m *mp = gp->m; /* a handler may park: re-read per signal */
+		gr_sig_switch(mp, gp);
+		gr_syscall(SYS_tgkill, pid, mp->ktid, sig);
+	}
+	gp->sigrestart = restart;
+}
+
+int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gr_g_schedulable(gp)) {
+		uint64_t s = set ? set64(set) & ~GR_SIG_UNBLOCKABLE : 0, o = 0;
+		if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
+			return EINVAL;
+		long r = gr_syscall4(SYS_rt_sigprocmask, how, set ? &s : NULL, &o, 8);
+		if (r == 0 && old)
+			set_from64(old, o);
+		return r ? (int)-r : 0;
+	}
+	uint64_t cur = atomic_load_explicit(&gp->xsigmask, memory_order_relaxed), next;
+	if (old)
+		set_from64(old, cur);
+	if (!set)
+		return 0;
+	uint64_t s = set64(set) & ~GR_SIG_UNBLOCKABLE;
+	switch (how) {
+	case SIG_BLOCK:
+		next = cur | s;
+		break;
+	case SIG_UNBLOCK:
+		next = cur & ~s;
+		break;
+	case SIG_SETMASK:
+		next = s;
+		break;
+	default:
+		return EINVAL;
+	}
+	uint64_t knext = next & ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	if (knext & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
+		grow_blocked(knext);
+	/* Seq_cst store, then the load of xsigpend in deliver: pairs with the sender's
+	 * seq_cst fetch_or then load of the mask, so one of them sees the other. */
+	atomic_store_explicit(&gp->xsigmask, next, memory_order_seq_cst);
+	gr_sig_switch(gp->m, gp); /* the kernel delivers newly unblocked process signals */
+	gr_sig_deliver_pending(gp);
+	return 0;
+}
+
+bool gr_sig_syscall_signal_locked(struct gr_g *gp, int sig)
+{
+	GR_ASSERT_HELD(&gp->siglock);
+	int k = atomic_load_explicit(&gp->xsyscall, memory_order_seq_cst);
+
+	if (!k || (k & GR_SYSCALL_BUSY))
+		return false;
+	if (!atomic_compare_exchange_strong_explicit(&gp->xsyscall, &k, k | GR_SYSCALL_BUSY,
+	                                             memory_order_acq_rel, memory_order_relaxed))
+		return false; /* it left the call */
+	gr_syscall(SYS_tgkill, getpid_raw(), k, sig);
+	atomic_store_explicit(&gp->xsyscall, k, memory_order_release);
+	return true;
+}
+
+void gr_sig_syscall_leave(struct gr_g *gp)
+{
+	int k = atomic_load_explicit(&gp->xsyscall, memory_order_relaxed);
+
+	for (;;) {
+		if (k & GR_SYSCALL_BUSY) {
+			gr_arch_pause();
+			k = atomic_load_explicit(&gp->xsyscall, memory_order_acquire);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+		            &gp->xsyscall, &k, 0, memory_order_acq_rel, memory_order_relaxed))
+			return;
+	}
+}
+
+void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg)
+{
+	gr_lock(&gp->siglock);
+	if (!gr_sig_interrupt_due(gp) || !claim(gp, arg)) {
+		gp->intr_claim = claim;
+		gp->intr_arg = arg;
+	}
+	gr_unlock(&gp->siglock);
+}
+
+void gr_sig_intr_disarm(struct gr_g *gp)
+{
+	gr_lock(&gp->siglock);
+	gp->intr_claim = NULL;
+	gp->intr_arg = NULL;
+	gr_unlock(&gp->siglock);
+}
+
+/* Makes gp notice a pending signal or cancellation.  Requires gp->siglock. */
+static void kick_locked(struct gr_g *gp)
+{
+	GR_ASSERT_HELD(&gp->siglock);
+	if (gp->intr_claim) {
+		if (gp->intr_claim(gp, gp->intr_arg))
+			gp->intr_claim = NULL;
+		return;
+	}
+	if (gr_sig_syscall_signal_locked(gp, GR_SIGCANCEL))
+		return;
+	struct gr_m *mp = __atomic_load_n(&gp->m, __ATOMIC_ACQUIRE);
+	if (mp && atomic_load_explicit(&gp->xstatus, memory_order_acquire) == GR_G_RUNNING)
+		gr_syscall(SYS_tgkill, getpid_raw(), mp->ktid, GR_SIGCANCEL);
+}
+
+void gr_sig_kick(struct gr_g *gp)
+{
+	gr_lock(&gp->siglock);
+	kick_locked(gp);
+	gr_unlock(&gp->siglock);
+}
+
+int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info)
+{
+	if (sig < 0 || sig > 64)
+		return EINVAL;
+	/* glibc 2.34+: a thread that has exited but is not joined yet takes (and drops) the
+	 * signal: 0, not ESRCH. */
+	if (sig == 0 || atomic_load_explicit(&gp->xjoin, memory_order_acquire) & GR_JOIN_EXITED)
+		return 0;
+	if (sig == GR_SIGCANCEL || sig == GR_SIGSETXID)
+		return EINVAL;
+	uint64_t bit = GR_SIGBIT(sig);
+	struct gr_g *self = gr_getg();
+	if (gp == self) {
+		if (atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) & bit) {
+			atomic_fetch_or_explicit(&gp->xsigpend, bit, memory_order_seq_cst);
+			return 0;
+		}
+		gr_sig_switch(gp->m, gp);
+		if (info)
+			gr_syscall4(SYS_rt_tgsigqueueinfo, getpid_raw(), gp->m->ktid, sig, info);
+		else
+			gr_syscall(SYS_tgkill, getpid_raw(), gp->m->ktid, sig);
+		return 0;
+	}
+	gr_lock(&gp->siglock);
+	bool blocked = atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst) & bit;
+	bool wanted = !blocked || (gp->sigwaitset & bit);
+	bool sent = false;
+	if (wanted) {
+		int k = atomic_load_explicit(&gp->xsyscall, memory_order_seq_cst);
+		if (k && !(k & GR_SYSCALL_BUSY) &&
+		    atomic_compare_exchange_strong_explicit(&gp->xsyscall, &k, k | GR_SYSCALL_BUSY,
+		                                            memory_order_acq_rel,
+		                                            memory_order_relaxed)) {
+			if (info)
+				gr_syscall4(SYS_rt_tgsigqueueinfo, getpid_raw(), k, sig, info);
+			else
+				gr_syscall(SYS_tgkill, getpid_raw(), k, sig);
+			atomic_store_explicit(&gp->xsyscall, k, memory_order_release);
+			sent = true;
+		}
+	}
+	if (!sent) {
+		atomic_fetch_or_explicit(&gp->xsigpend, bit, memory_order_seq_cst);
+		/* Re-read the mask after publishing the bit (see gr_sig_setmask). */
+		blocked = atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst) & bit;
+		if (!blocked || (gp->sigwaitset & bit))
+			kick_locked(gp);
+	}
+	gr_unlock(&gp->siglock);
+	return 0;
+}
+
+int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+	struct gr_g *gp = gr_getg();
+	uint64_t want = set64(set) & ~GR_SIG_UNBLOCKABLE;
+	siginfo_t tmp;
+
+	if (!info)
+		info = &tmp;
+	if (!gr_g_schedulable(gp))
+		return (int)gr_syscall4(SYS_rt_sigtimedwait, &want, info, timeout, 8);
+	gr_entersyscall();
+	gr_lock(&gp->siglock);
+	uint64_t p = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst) & want;
+	if (p) {
+		int sig = __builtin_ctzll(p) + 1;
+		atomic_fetch_and_explicit(&gp->xsigpend, ~GR_SIGBIT(sig), memory_order_acq_rel);
+		gr_unlock(&gp->siglock);
+		gr_exitsyscall();
+		memset(info, 0, sizeof(*info));
+		info->si_signo = sig;
+		info->si_code = SI_TKILL;
+		info->si_pid = getpid_raw();
+		info->si_uid = (uid_t)gr_syscall(SYS_getuid, 0, 0, 0);
+		return sig;
+	}
+	gp->sigwaitset = want;
+	gr_unlock(&gp->siglock);
+	long r = gr_syscall4(SYS_rt_sigtimedwait, &want, info, timeout, 8);
+	gr_lock(&gp->siglock);
+	gp->sigwaitset = 0;
+	gr_unlock(&gp->siglock);
+	gr_exitsyscall();
+	return (int)r;
+}
+
+int gr_sig_suspend(const sigset_t *mask)
+{
+	struct gr_g *gp = gr_getg();
+	uint64_t m = set64(mask) & ~GR_SIG_UNBLOCKABLE;
+
+	if (!gr_g_schedulable(gp))
+		return (int)gr_syscall(SYS_rt_sigsuspend, &m, 8, 0);
+	gr_entersyscall();
+	gr_lock(&gp->siglock);
+	uint64_t old = atomic_load_explicit(&gp->xsigmask, memory_order_relaxed);
+	atomic_store_explicit(&gp->xsigmask, m, memory_order_seq_cst);
+	uint64_t p = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst) & ~m;
+	if (p)
+		atomic_fetch_and_explicit(&gp->xsigpend, ~p, memory_order_acq_rel);
+	gr_unlock(&gp->siglock);
+	struct gr_m *mp = gp->m;
+	pid_t pid = getpid_raw();
+	/* G-pending signals go to this M while its mask (the old one) still blocks them:
+	 * rt_sigsuspend then delivers them as it opens the mask. */
+	for (uint64_t q = p; q; q &= q - 1)
+		gr_syscall(SYS_tgkill, pid, mp->ktid, __builtin_ctzll(q) + 1);
+	if (!(p & ~old))
+		gr_syscall(SYS_rt_sigsuspend, &m, 8, 0);
+	gr_lock(&gp->siglock);
+	atomic_store_explicit(&gp->xsigmask, old, memory_order_seq_cst);
+	gr_unlock(&gp->siglock);
+	gr_exitsyscall();
+	return -EINTR;
+}
+
+void gr_sig_resume(struct gr_g *gp)
+{
+	if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
+		gr_sig_deliver_pending(gp);
+	int ch = atomic_load_explicit((_Atomic int *)((char *)gp->tcb + GR_PT_CANCELHANDLING),
+	                              memory_order_acquire);
+	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */
+		gr_cancel_async();
+}
+
+/* SIGCANCEL: green's kick (deliver the current G's pending signals) and glibc's
+ * asynchronous cancellation (glibc: sigcancel_handler, which green replaces since it
+ * interposes pthread_cancel). */
+static void on_sigcancel(int sig, siginfo_t *si, void *uc)
+{
+	void *tp = gr_arch_tp();
+	int saved_errno = GR_PT(tp, gr_glibc.errno_off, int);
+
+	(void)sig;
+	if (si->si_code != SI_TKILL || si->si_pid != getpid_raw())
+		return;
+	struct gr_g *gp = GR_PT(tp, GR_TCB_G, struct gr_g *);
+	if (gp && gp->is_g0 && gp->m) { /* grow_blocked: widen the mask sigreturn restores */
+		struct gr_m *mp = gp->m;
+		uint64_t b = atomic_load_explicit(&blocked_any, memory_order_seq_cst), k;
+		ucontext_t *ctx = uc;
+		memcpy(&k, &ctx->uc_sigmask, sizeof(k));
+		k |= b | mp->sigmask;
+		memcpy(&ctx->uc_sigmask, &k, sizeof(k));
+		__atomic_store_n(&mp->sigmask, k, __ATOMIC_RELEASE);
+		GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
+		return;
+	}
+	if (gp && gr_g_schedulable(gp) && gp->tcb == tp &&
+	    atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
+		gr_sig_deliver_pending(gp);
+	int ch = atomic_load_explicit((_Atomic int *)((char *)tp + GR_PT_CANCELHANDLING),
+	                              memory_order_acquire);
+	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */
+		gr_cancel_async();
+	GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
+}
+
+/* A restorer that returns from a handler: glibc's own, borrowed from a disposition glibc
+ * installs (the kernel needs one with SA_RESTORER, and the unwinder recognises glibc's). */
+static void (*glibc_restorer(void))(void)
+{
+	struct ksigaction saved, probe;
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (gr_syscall4(SYS_rt_sigaction, SIGUSR2, NULL, &saved, 8) != 0)
+		return NULL;
+	/* glibc's own sigaction (never an interposer: the shim calls no exported symbol). */
+	int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) =
+	        (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+	                                                                          "sigaction");
+	if (!real_sigaction || real_sigaction(SIGUSR2, &sa, NULL) != 0)
+		return NULL;
+	gr_syscall4(SYS_rt_sigaction, SIGUSR2, NULL, &probe, 8);
+	gr_syscall4(SYS_rt_sigaction, SIGUSR2, &saved, NULL, 8);
+	return probe.restorer;
+}
+
+int gr_signal_init(void)
+{
+	struct gr_g *gp = gr_getg();
+	uint64_t cur = kmask_get();
+
+	if (gp && gr_g_schedulable(gp)) {
+		atomic_store_explicit(&gp->xsigmask, cur & ~GR_SIG_UNBLOCKABLE,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&blocked_any, cur & ~GR_SIG_UNBLOCKABLE,
+		                      memory_order_relaxed);
+		gp->m->sigmask = cur;
+	}
+	struct ksigaction ka = {
+		.handler = on_sigcancel,
+		.flags = SA_SIGINFO | SA_RESTART | SA_NODEFER | 0x04000000 /* SA_RESTORER */,
+		.restorer = glibc_restorer(),
+		.mask = 0,
+	};
+	if (!ka.restorer)
+		return -ENOSYS;
+	long r = gr_syscall4(SYS_rt_sigaction, GR_SIGCANCEL, &ka, NULL, 8);
+	return r ? (int)r : 0;
+}
