@@ -623,7 +623,7 @@ struct shared {
 	pthread_barrier_t b;
 	sem_t s;
 	int flag;
-	long counter;
+	long counter, counter2;
 };
 static struct shared *sh;
 
@@ -635,7 +635,7 @@ static void *pshared_worker(void *arg)
 		sh->counter++;
 		pthread_mutex_unlock(&sh->m);
 		pthread_rwlock_wrlock(&sh->rw);
-		sh->counter++;
+		sh->counter2++;
 		pthread_rwlock_unlock(&sh->rw);
 	}
 	pthread_barrier_wait(&sh->b);
@@ -679,7 +679,7 @@ static void check_pshared(void)
 		sem_wait(&sh->s);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	P("ps_counter", "%ld", sh->counter);
+	P("ps_counter", "%ld/%ld", sh->counter, sh->counter2);
 	pthread_mutex_lock(&sh->m);
 	struct timespec ts = in_future(CLOCK_REALTIME, 20);
 	PE("ps_cond_timedwait", pthread_cond_timedwait(&sh->c, &sh->m, &ts));
