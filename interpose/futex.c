@@ -1,7 +1,8 @@
 /*
  * syscall(): libc's generic system-call entry, which Rust's std and libstdc++ use for
  * futexes.  SYS_futex goes to the emulation (shim/futex.c); sched_yield yields the G;
- * a short list of calls that never block goes straight to the kernel; every other call
+ * SYS_gettid answers the G's own tid; a short list of calls that never block goes
+ * straight to the kernel; every other call
  * runs between gr_entersyscall and gr_exitsyscall, so the P goes on with another M if
  * it blocks.  Returns -1 with errno set on failure, as glibc's syscall() does.
  */
@@ -59,6 +60,16 @@ GR_EXPORT long syscall(long n, ...)
 	if (n == SYS_futex)
 		return ret(gr_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2], a[3],
 				    (uint32_t *)a[4], (uint32_t)a[5]));
+	if (n == SYS_gettid) {
+		/* A G's thread id is its own (the fake tid in its struct pthread), as a
+		 * native thread's is: CPython's threading.get_native_id, for one, calls
+		 * syscall(SYS_gettid) and expects one id per thread.  Foreign threads and
+		 * g0 get the kernel's. */
+		struct gr_g *gp = gr_getg();
+		if (gr_g_schedulable(gp))
+			return gp->tid;
+		return gr_syscall6(n, 0, 0, 0, 0, 0, 0);
+	}
 	if (n == SYS_sched_yield) {
 		gr_yield();
 		return 0;
