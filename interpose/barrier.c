@@ -1,5 +1,5 @@
-/* pthread_barrier_* on shim/barrier.c.  gr_barrier_init keeps count and shared where
- * glibc keeps them, so glibc's pthread_barrier_wait works on it before green is ready. */
+/* pthread_barrier_* on shim/barrier.c.  Before green is ready a barrier waits on the
+ * kernel futex (the thread must not be adopted yet); the protocol is the same. */
 #include "shim.h"
 
 #define GR_EXPORT __attribute__((visibility("default")))
@@ -17,9 +17,7 @@ GR_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 
 GR_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
-	if (!gr_is_ready()) {
-		gr_real_sync_init();
-		return gr_real_sync.pthread_barrier_wait(b);
-	}
+	if (!gr_is_ready())
+		return gr_barrier_wait_kernel((struct gr_barrier *)b, true);
 	return gr_barrier_wait((struct gr_barrier *)b);
 }

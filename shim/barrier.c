@@ -7,6 +7,11 @@
  * process-shared).  A thread of the next round can arrive while waiters of the previous
  * one are still waking: they wait on their own round number, which has moved on.
  *
+ * The protocol is green's own: a process-shared barrier works between green processes,
+ * not with a native glibc process (glibc counts arrivals across rounds in a different
+ * layout).  The same holds for process-shared condvars and rwlocks; mutexes and
+ * semaphores keep glibc's protocol and do interoperate.
+ *
  * Rejected: glibc's in/out counters with a reset phase (needed when waiters cannot tell
  * rounds apart; a round number in the same word as the count does that).
  */
@@ -45,6 +50,11 @@ int gr_barrier_destroy(struct gr_barrier *b)
 
 int gr_barrier_wait(struct gr_barrier *b)
 {
+	return gr_barrier_wait_kernel(b, b->shared);
+}
+
+int gr_barrier_wait_kernel(struct gr_barrier *b, bool kernel)
+{
 	uint64_t s = atomic_load_explicit(&b->xstate, memory_order_relaxed), n;
 	uint32_t round;
 
@@ -56,10 +66,10 @@ int gr_barrier_wait(struct gr_barrier *b)
 	} while (!atomic_compare_exchange_weak_explicit(&b->xstate, &s, n, memory_order_acq_rel,
 							memory_order_relaxed));
 	if ((uint32_t)(n >> 32) != round) {
-		gr_word_wake(round_word(b), INT_MAX, b->shared);
+		gr_word_wake(round_word(b), INT_MAX, kernel);
 		return PTHREAD_BARRIER_SERIAL_THREAD;
 	}
 	while (atomic_load_explicit(round_word(b), memory_order_acquire) == round)
-		gr_word_wait(round_word(b), round, 0, b->shared);
+		gr_word_wait(round_word(b), round, 0, kernel);
 	return 0;
 }

@@ -80,7 +80,6 @@ void gr_real_msg(const char *a, const char *b, const char *c);
 	X(int, pthread_rwlock_clockwrlock,                                              \
 	  (pthread_rwlock_t *, clockid_t, const struct timespec *))                     \
 	X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))                              \
-	X(int, pthread_barrier_wait, (pthread_barrier_t *))                              \
 	X(int, pthread_spin_lock, (pthread_spinlock_t *))                                \
 	X(int, sem_wait, (sem_t *))                                                      \
 	X(int, sem_clockwait, (sem_t *, clockid_t, const struct timespec *))             \

@@ -79,7 +79,7 @@ int gr_rwlock_init(struct gr_rwlock *l, const pthread_rwlockattr_t *attr)
 	}
 	memset(l, 0, sizeof(*l));
 	l->flags = (unsigned)kind;
-	l->shared = pshared == PTHREAD_PROCESS_SHARED;
+	l->shared = pshared == PTHREAD_PROCESS_SHARED ? 128 : 0; /* glibc's FUTEX_SHARED */
 	return 0;
 }
 

@@ -4,8 +4,8 @@
  * high half; sem_post adds one to the value and wakes one waiter when the high half is
  * nonzero; a waiter registers in the high half, then either takes a token and
  * unregisters in one CAS, or sleeps while the value is zero.  The value half is the
- * futex word.  Keeping the protocol means a process-shared semaphore (private == 0, as
- * sem_open creates them) can be shared with a native glibc process; such waits use the
+ * futex word.  Keeping the protocol means a process-shared semaphore (private ==
+ * FUTEX_PRIVATE_FLAG, glibc's FUTEX_SHARED, as sem_open creates them) can be shared with a native glibc process; such waits use the
  * kernel futex in the system-call hand-off, private ones park the G.
  *
  * sem_open, sem_close and sem_unlink stay glibc's: they only map a file of /dev/shm and
@@ -28,9 +28,14 @@ static _Atomic uint32_t *value_word(struct gr_sem *s)
 	return (_Atomic uint32_t *)&s->xdata; /* x86-64: the low half */
 }
 
+/* glibc's encoding (lowlevellock-futex.h): FUTEX_PRIVATE is 0 and FUTEX_SHARED is
+ * FUTEX_PRIVATE_FLAG, because glibc XORs the value into the op.  So a zeroed sem_t is
+ * private, and sem_open's are shared. */
+#define GLIBC_FUTEX_SHARED FUTEX_PRIVATE_FLAG
+
 static bool is_shared(const struct gr_sem *s)
 {
-	return s->private != FUTEX_PRIVATE_FLAG;
+	return s->private == GLIBC_FUTEX_SHARED;
 }
 
 int gr_sem_init(struct gr_sem *s, int pshared, unsigned value)
@@ -38,7 +43,7 @@ int gr_sem_init(struct gr_sem *s, int pshared, unsigned value)
 	if (value > SEM_VALUE_MAX)
 		return EINVAL;
 	atomic_store_explicit(&s->xdata, value, memory_order_relaxed);
-	s->private = pshared ? 0 : FUTEX_PRIVATE_FLAG;
+	s->private = pshared ? GLIBC_FUTEX_SHARED : 0;
 	s->pad = 0;
 	return 0;
 }

@@ -159,7 +159,8 @@ struct gr_rwlock {
 	_Atomic uint32_t xrseq;	    /* bumped to wake readers */
 	_Atomic uint32_t xwseq;	    /* bumped to wake writers */
 	int cur_writer;		    /* tid of the writer holding it, 0 if none; under xlock */
-	int shared;		    /* glibc: __shared, nonzero when process-shared */
+	int shared;		    /* glibc: __shared, FUTEX_PRIVATE_FLAG (glibc's FUTEX_SHARED)
+				     * when process-shared, else 0 */
 	uint64_t unused[2];
 	unsigned flags;		    /* glibc: __flags, PTHREAD_RWLOCK_PREFER_* */
 	unsigned unused1;
@@ -201,6 +202,9 @@ int gr_barrier_init(struct gr_barrier *b, const pthread_barrierattr_t *attr, uns
 int gr_barrier_destroy(struct gr_barrier *b);
 /* May park.  Returns PTHREAD_BARRIER_SERIAL_THREAD to exactly one thread per round. */
 int gr_barrier_wait(struct gr_barrier *b);
+/* The same on the kernel futex when kernel is true (process-shared, or before green is
+ * ready, when the calling thread must not be adopted). */
+int gr_barrier_wait_kernel(struct gr_barrier *b, bool kernel);
 
 _Static_assert(sizeof(pthread_spinlock_t) == 4, "spinlock ABI");
 int gr_spin_lock(_Atomic int *l);
@@ -210,8 +214,8 @@ int gr_spin_unlock(_Atomic int *l);
 /* ---- semaphores -------------------------------------------------------------------- */
 
 /* glibc's struct new_sem (x86-64): the value in the low 32 bits of data, the number of
- * waiters in the high 32, then private (FUTEX_PRIVATE_FLAG, or 0 when process-shared,
- * as sem_open's objects are).  green keeps glibc's protocol exactly, so a named
+ * waiters in the high 32, then private (glibc's FUTEX_PRIVATE, 0, or FUTEX_SHARED, which
+ * is FUTEX_PRIVATE_FLAG, as in sem_open's objects).  green keeps glibc's protocol exactly, so a named
  * semaphore can be shared with a native process. */
 struct gr_sem {
 	_Atomic uint64_t xdata;

@@ -8,6 +8,8 @@
  * GREEN_MAXPROCS 1, 2 and 4.  sync_stress, sync_cxx (libstdc++) and sync_rust (Rust std,
  * through the futex emulation) hammer each family with many threads and must report
  * exact counts (check=ok); a lost wake-up hangs them, which the deadline catches.
+ * sync_pshared shares process-shared objects and a named semaphore with a child process,
+ * native (mutex and semaphores: glibc's protocol) or under green (every object).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -76,6 +78,8 @@ static const struct stress_case stress[] = {
 	STRESS("sync_stress", "2", "20000"),
 	STRESS("sync_cxx", "16", "2000"),
 	STRESS("sync_rust", "16", "2000"),
+	STRESS("sync_pshared", "native", "2000"), /* with a native glibc child */
+	STRESS("sync_pshared", "same", "2000"),	  /* with a green child */
 };
 #define NSTRESS ((int)(sizeof stress / sizeof stress[0]))
 
