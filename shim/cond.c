@@ -65,9 +65,10 @@ int gr_cond_wait(struct gr_cond *c, struct gr_mutex *m, int64_t deadline)
 	bool shared = is_shared(c);
 	unsigned count = 1;
 
-	/* glibc: an error-checking (or robust, PI, PP) mutex not held gives EPERM through
-	 * the unlock; green checks every kind that records an owner up front. */
-	if (type != PTHREAD_MUTEX_NORMAL && !gr_mutex_held(m))
+	/* glibc: an error-checking or recursive mutex not held gives EPERM through the
+	 * unlock (robust, PI and PP ones through gr_mutex_unlock below). */
+	if ((type == PTHREAD_MUTEX_ERRORCHECK || type == PTHREAD_MUTEX_RECURSIVE) &&
+	    !gr_mutex_held(m))
 		return EPERM;
 	uint32_t seq = atomic_load_explicit(&c->xseq, memory_order_acquire);
 	if (shared)

@@ -5,7 +5,8 @@
  * Private mutexes: a lock word (Drepper, "Futexes are tricky", mutex 2: 0 free, 1 locked,
  * 2 locked with waiters) whose slow path parks the G on the word's address in the parking
  * table, plus Go's starvation mode (sync/mutex.go): a waiter that has waited more than
- * 1 ms when it wakes and still finds the lock taken sets the STARVING bit (word 6).  An
+ * 1 ms when it wakes and still finds the lock taken sets the STARVING bit (4) on the
+ * locked word.  An
  * unlock that sees STARVING does not release the word: it hands the lock to the oldest
  * waiter (gr_park_handoff), so newcomers, which can only take a free word, cannot barge
  * ahead of the queue.  The receiver clears STARVING if it waited less than 1 ms; an unlock
@@ -159,6 +160,7 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 {
 	int64_t start = 0;
 	unsigned flags = 0;
+	bool starving = false;
 
 	if (spin(m))
 		return 0;
@@ -172,12 +174,17 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 				return 0;
 			continue;
 		}
-		if (!(v & CONTENDED)) {
-			if (!atomic_compare_exchange_weak_explicit(&m->xlock, &v, v | CONTENDED,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
-				continue;
-		}
+		/* Locked: advertise a waiter and, once we have waited too long, starvation
+		 * mode (only ever on a locked word, so its owner's unlock sees it). */
+		int want = v | CONTENDED | (starving ? STARVING : 0);
+		if (want != v && !atomic_compare_exchange_weak_explicit(&m->xlock, &v, want,
+									memory_order_relaxed,
+									memory_order_relaxed))
+			continue;
+#ifdef GR_MUTEX_STATS
+		if (starving && !(v & STARVING))
+			atomic_fetch_add(&gr_mutex_stats[2], 1);
+#endif
 		if (!start)
 			start = gr_nanotime();
 		int r = gr_park_wait_ex(&m->xlock, still_contended, NULL, deadline, 0, flags);
@@ -185,7 +192,8 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 		atomic_fetch_add(&gr_mutex_stats[r == 1 ? 0 : 1], 1);
 #endif
 		if (r == 1) {
-			/* Handed over in starvation mode: the word stayed locked for us. */
+			/* Handed over in starvation mode: the word stayed locked for us.  Leave
+			 * starvation mode unless we waited long too (Go: starving = false). */
 			if (gr_nanotime() - start < STARVE_NS)
 				atomic_fetch_and_explicit(&m->xlock, ~STARVING,
 							  memory_order_relaxed);
@@ -195,18 +203,8 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 		if (r == -ETIMEDOUT)
 			return ETIMEDOUT;
 		if (r == 0) {
-			flags = GR_PARK_LIFO;
-			if (gr_nanotime() - start >= STARVE_NS) {
-				int c = CONTENDED;
-				if (atomic_compare_exchange_strong_explicit(&m->xlock, &c,
-									CONTENDED | STARVING,
-									memory_order_relaxed,
-									memory_order_relaxed)) {
-#ifdef GR_MUTEX_STATS
-					atomic_fetch_add(&gr_mutex_stats[2], 1);
-#endif
-				}
-			}
+			flags = GR_PARK_LIFO; /* woken and about to compete: keep our place */
+			starving = starving || gr_nanotime() - start >= STARVE_NS;
 		}
 	}
 }

@@ -57,8 +57,9 @@ void gr_spin_pause(unsigned i);
  * does (lock word, recursion count, owner tid, kind) plus: nusers holds the robust state
  * (GR_ROBUST_*), elision the priority ceiling, list_* the robust list of the owner. */
 struct gr_mutex {
-	/* Private mutexes: 0 free, 1 locked, 2 locked and someone may be parked, 6 locked,
-	 * waiters, starvation mode (unlock hands the lock to the oldest waiter).  Process-
+	/* Private mutexes: 0 free, else bits 1 locked, 2 someone may be parked (implies
+	 * locked), 4 starvation mode (implies 2; unlock hands the lock to the oldest
+	 * waiter).  Process-
 	 * shared ones use glibc's 0/1/2 (and the kernel futex), so a native glibc process can
 	 * share them. */
 	_Atomic int xlock;

@@ -583,3 +583,44 @@ Test(objects, spinlock)
 		join(t[i]);
 	cr_assert_eq(spin_count, 80000);
 }
+
+/* Starvation mode (issue 3): a waiter that has waited more than 1 ms gets the lock
+ * handed to it, however fast the holder unlocks and relocks. */
+static struct gr_mutex sm;
+static _Atomic int sm_waiting, sm_got, sm_stop;
+static void *starved_waiter(void *arg)
+{
+	(void)arg;
+	atomic_store(&sm_waiting, 1);
+	gr_mutex_lock(&sm, 0);
+	atomic_store(&sm_got, 1);
+	gr_mutex_unlock(&sm);
+	return NULL;
+}
+
+Test(mutex, starvation_mode_hands_off, .timeout = 20)
+{
+	bool saw_starving = false;
+	gr_mutex_lock(&sm, 0);
+	pthread_t t = spawn(starved_waiter, NULL);
+	await_count(&sm_waiting, 1);
+	int64_t t0 = gr_nanotime();
+	/* Hammer: hold for 20 us at a time and release only for an instant, for at most
+	 * 5 s, until the waiter got in.  Natively the waiter could starve; here, once it
+	 * has waited 1 ms, an unlock must hand the lock over. */
+	while (!atomic_load(&sm_got) && gr_nanotime() - t0 < 5000 * MS) {
+		int64_t until = gr_nanotime() + 20000;
+		while (gr_nanotime() < until)
+			;
+		saw_starving |= (atomic_load(&sm.xlock) & 4) != 0;
+		gr_mutex_unlock(&sm);
+		gr_mutex_lock(&sm, 0);
+	}
+	gr_mutex_unlock(&sm);
+	join(t);
+	cr_assert(atomic_load(&sm_got));
+	cr_assert_lt(gr_nanotime() - t0, 1000 * MS, "the waiter starved");
+	cr_log_info("starvation mode entered: %s", saw_starving ? "yes" : "no");
+	cr_assert_eq(atomic_load(&sm.xlock), 0, "starvation mode left behind");
+	(void)sm_stop;
+}
