@@ -48,7 +48,9 @@
 #include "sync.h"
 #include "timer.h"
 
+#ifndef SPIN_TRIES
 #define SPIN_TRIES 100
+#endif
 #ifndef STARVE_NS
 #define STARVE_NS 1000000 /* Go: starvationThresholdNs */
 #endif
