@@ -27,6 +27,8 @@ UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/un
 PRELOAD   := $(patsubst tests/preload/%.c,$(BUILD)/tests/preload/%,$(wildcard tests/preload/*.c))
 TPROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.c)) \
              $(patsubst tests/progs/%.cc,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.cc))
+RUSTC     ?= $(shell command -v rustc 2>/dev/null || ls $(HOME)/.cargo/bin/rustc 2>/dev/null)
+TPROGS    += $(if $(RUSTC),$(patsubst tests/progs/%.rs,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.rs)))
 HELPERS_C := $(wildcard tests/helpers.c)
 ABS       := $(abspath $(BUILD))
 TEST_DEFS := -DGR_LIB='"$(ABS)/libgreen.so"' -DGR_TEST_PROGS='"$(ABS)/tests/progs"' \
@@ -75,6 +77,11 @@ $(BUILD)/tests/progs/symver_2_34: tests/progs/symver_2_2_5.c
 $(BUILD)/tests/progs/%: tests/progs/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -std=gnu++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+
+# Rust test programs (skipped when rustc is missing: the tests then cr_skip).
+$(BUILD)/tests/progs/%: tests/progs/%.rs
+	@mkdir -p $(dir $@)
+	$(RUSTC) -O --edition 2021 -o $@ $<
 
 setup:
 	@tools/setup.sh

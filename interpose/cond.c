@@ -1,4 +1,4 @@
-/* pthread_cond_* on shim/cond.c. */
+/* pthread_cond_* on shim/cond.c.  The condattr functions stay glibc's. */
 #include <errno.h>
 
 #include "shim.h"
@@ -29,9 +29,8 @@ GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 {
 	if (!gr_is_ready())
 		return gr_real.pthread_cond_clockwait(c, m, clock, abstime);
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
-		return EINVAL;
-	int64_t deadline = gr_deadline(clock, abstime, true);
+	/* glibc checks the clock and the timespec before anything else. */
+	int64_t deadline = gr_sync_deadline(clock, abstime, true);
 	if (deadline < 0)
 		return EINVAL;
 	int r = gr_cond_wait(gr_cond_of(c), gr_mutex_of(m), deadline);

@@ -1,4 +1,5 @@
-/* pthread_mutex_* on shim/mutex.c. */
+/* pthread_mutex_* on shim/mutex.c.  The mutexattr functions stay glibc's: they only read
+ * and write the attribute object, which gr_mutex_init reads with glibc's getters. */
 #include <errno.h>
 
 #include "shim.h"
@@ -32,18 +33,9 @@ GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 				      const struct timespec *abstime)
 {
-	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
-		return EINVAL;
 	if (!gr_is_ready())
 		return gr_real.pthread_mutex_clocklock(m, clock, abstime);
-	/* As glibc: the timeout is checked only when the lock is not free. */
-	int r = gr_mutex_trylock(gr_mutex_of(m));
-	if (r != EBUSY)
-		return r;
-	int64_t deadline = gr_deadline(clock, abstime, true);
-	if (deadline < 0)
-		return EINVAL;
-	return gr_mutex_lock(gr_mutex_of(m), deadline);
+	return gr_mutex_clocklock(gr_mutex_of(m), clock, abstime);
 }
 
 GR_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
@@ -56,4 +48,31 @@ GR_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 	if (!gr_is_ready())
 		return gr_real.pthread_mutex_unlock(m);
 	return gr_mutex_unlock(gr_mutex_of(m));
+}
+
+GR_EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
+{
+	if (!gr_is_ready())
+		return EINVAL;
+	return gr_mutex_consistent(gr_mutex_of(m));
+}
+
+/* The pre-POSIX name, still exported by glibc. */
+GR_EXPORT int gr_pthread_mutex_consistent_np(pthread_mutex_t *m) __asm__(
+	"pthread_mutex_consistent_np");
+GR_EXPORT int gr_pthread_mutex_consistent_np(pthread_mutex_t *m)
+{
+	return pthread_mutex_consistent(m);
+}
+
+GR_EXPORT int pthread_mutex_getprioceiling(const pthread_mutex_t *m, int *ceiling)
+{
+	return gr_mutex_getprioceiling((const struct gr_mutex *)m, ceiling);
+}
+
+GR_EXPORT int pthread_mutex_setprioceiling(pthread_mutex_t *m, int ceiling, int *old)
+{
+	if (!gr_is_ready())
+		return EINVAL;
+	return gr_mutex_setprioceiling(gr_mutex_of(m), ceiling, old);
 }

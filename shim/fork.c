@@ -127,7 +127,7 @@ static void child_reinit(struct gr_g *gp)
 {
 	gr_proc_fork_child(gp);
 	gr_park_fork_child();
-	gr_stack_fork_child();
+	gr_stack_fork_child(gp);
 	gr_tls_fork_child();
 	if (gr_netpoll_fork_child)
 		gr_netpoll_fork_child();

@@ -50,6 +50,19 @@ static struct bucket *bucket_of(const void *addr)
 	return &table[h >> (64 - 12)];
 }
 
+static void enqueue_front_locked(struct bucket *b, struct gr_waiter *w)
+{
+	GR_ASSERT_HELD(&b->lock);
+	w->prev = NULL;
+	w->next = b->head;
+	if (b->head)
+		b->head->prev = w;
+	else
+		b->tail = w;
+	b->head = w;
+	w->linked = true;
+}
+
 static void enqueue_locked(struct bucket *b, struct gr_waiter *w)
 {
 	GR_ASSERT_HELD(&b->lock);
@@ -132,6 +145,8 @@ static int settle(struct gr_waiter *w)
 
 	if (st == GR_WAKE_WOKEN)
 		return 0;
+	if (st == GR_WAKE_HANDOFF)
+		return 1;
 	for (;;) {
 		struct bucket *b = bucket_of(__atomic_load_n(&w->addr, __ATOMIC_ACQUIRE));
 		gr_lock(&b->lock);
@@ -163,7 +178,7 @@ static int wait_foreign(struct bucket *b, struct gr_waiter *w)
 }
 
 static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
-		     int64_t deadline, uint32_t bits, bool intr)
+		     int64_t deadline, uint32_t bits, unsigned flags, bool intr)
 {
 	struct gr_g *gp = gr_curg();
 	struct bucket *b = bucket_of(addr);
@@ -178,7 +193,10 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 		gr_unlock(&b->lock);
 		return -EAGAIN;
 	}
-	enqueue_locked(b, &w);
+	if (flags & GR_PARK_LIFO)
+		enqueue_front_locked(b, &w);
+	else
+		enqueue_locked(b, &w);
 	if (!gr_g_schedulable(gp))
 		return wait_foreign(b, &w);
 	struct park_unlock u = {b, &w, intr};
@@ -196,7 +214,13 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
 		 int64_t deadline, uint32_t bits)
 {
-	return park_wait(addr, may_sleep, arg, deadline, bits, false);
+	return park_wait(addr, may_sleep, arg, deadline, bits, 0, false);
+}
+
+int gr_park_wait_ex(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
+		    int64_t deadline, uint32_t bits, unsigned flags)
+{
+	return park_wait(addr, may_sleep, arg, deadline, bits, flags, false);
 }
 
 int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
@@ -208,7 +232,7 @@ int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void
 		gr_sig_deliver_pending(gp);
 		return -EINTR;
 	}
-	return park_wait(addr, may_sleep, arg, deadline, bits, true);
+	return park_wait(addr, may_sleep, arg, deadline, bits, 0, true);
 }
 
 static void wake_one(struct gr_waiter *w)
@@ -226,7 +250,7 @@ static bool bits_match(const struct gr_waiter *w, uint32_t bits)
 	return !bits || !w->bits || (w->bits & bits);
 }
 
-int gr_park_wake(const void *addr, int n, uint32_t bits)
+static int wake(const void *addr, int n, uint32_t bits, uint32_t how)
 {
 	struct bucket *b = bucket_of(addr);
 	struct gr_waiter *woken = NULL, **tail = &woken;
@@ -242,7 +266,7 @@ int gr_park_wake(const void *addr, int n, uint32_t bits)
 			continue;
 		uint32_t zero = 0;
 		unlink_locked(b, w);
-		if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, GR_WAKE_WOKEN,
+		if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, how,
 							     memory_order_acq_rel,
 							     memory_order_relaxed))
 			continue; /* timed out: it settles by itself */
@@ -257,6 +281,16 @@ int gr_park_wake(const void *addr, int n, uint32_t bits)
 		wake_one(w);
 	}
 	return count;
+}
+
+int gr_park_wake(const void *addr, int n, uint32_t bits)
+{
+	return wake(addr, n, bits, GR_WAKE_WOKEN);
+}
+
+int gr_park_handoff(const void *addr)
+{
+	return wake(addr, 1, 0, GR_WAKE_HANDOFF);
 }
 
 int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,

@@ -26,11 +26,15 @@ struct gr_waiter {
 #define GR_WAKE_WOKEN 1
 #define GR_WAKE_TIMEDOUT 2
 #define GR_WAKE_INTERRUPTED 3 /* a signal or a cancellation request (signal.c, cancel.c) */
+#define GR_WAKE_HANDOFF 4     /* woken by gr_park_handoff: gr_park_wait returns 1 */
+
+/* gr_park_wait_ex flags. */
+#define GR_PARK_LIFO 1u /* queue at the head (a waiter that lost a race after waking) */
 
 /* Parks the calling thread on addr until woken or until deadline (monotonic ns; 0 =
  * none).  Under the queue's lock, first calls may_sleep(addr, arg) if given: when it
  * returns false the call returns -EAGAIN at once (the futex value check).  Returns 0
- * when woken, -ETIMEDOUT.  Works from Gs (parks the G) and foreign threads (blocks the
+ * when woken, 1 when woken by gr_park_handoff, -ETIMEDOUT.  Works from Gs (parks the G) and foreign threads (blocks the
  * OS thread).  bits: the wait mask (0 means all bits). */
 int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
 		 int64_t deadline, uint32_t bits);
@@ -43,6 +47,15 @@ int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg
  * condition waits return 0 (a spurious wake-up) after retaking the mutex.  May park. */
 int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
 		      void *arg, int64_t deadline, uint32_t bits);
+
+/* gr_park_wait with flags (GR_PARK_LIFO). */
+int gr_park_wait_ex(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
+		    int64_t deadline, uint32_t bits, unsigned flags);
+
+/* Wakes the oldest waiter on addr and tells it that it was handed something (a mutex in
+ * starvation mode): its gr_park_wait returns 1.  Returns 1, or 0 when nobody waited (a
+ * waiter that has timed out does not count). */
+int gr_park_handoff(const void *addr);
 
 /* Wakes up to n waiters on addr (oldest first) whose mask meets bits (0 = all).  Returns
  * how many were woken. */

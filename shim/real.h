@@ -237,5 +237,37 @@ static inline const struct gr_real_sys *gr_real_sys(void)
 		gr_real_sys_init();
 	return &gr_real_sys_table;
 }
+/* ---- synchronization (interpose/rwlock.c, barrier.c, spin.c, sem.c) ----------------
+ * glibc's own functions for calls made before green is ready (or when it could not
+ * start).  A separate table, resolved on first use by gr_real_sync_init (futex.c), so
+ * this block needs nothing from real.c. */
+#include <semaphore.h>
+
+#define GR_REAL_SYNC_FUNCS(X)                                                            \
+	X(int, pthread_rwlock_rdlock, (pthread_rwlock_t *))                              \
+	X(int, pthread_rwlock_wrlock, (pthread_rwlock_t *))                              \
+	X(int, pthread_rwlock_tryrdlock, (pthread_rwlock_t *))                           \
+	X(int, pthread_rwlock_trywrlock, (pthread_rwlock_t *))                           \
+	X(int, pthread_rwlock_clockrdlock,                                              \
+	  (pthread_rwlock_t *, clockid_t, const struct timespec *))                     \
+	X(int, pthread_rwlock_clockwrlock,                                              \
+	  (pthread_rwlock_t *, clockid_t, const struct timespec *))                     \
+	X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))                              \
+	X(int, pthread_spin_lock, (pthread_spinlock_t *))                                \
+	X(int, sem_wait, (sem_t *))                                                      \
+	X(int, sem_clockwait, (sem_t *, clockid_t, const struct timespec *))             \
+	X(int, sem_post, (sem_t *))                                                      \
+	X(long, syscall, (long, ...))
+
+#define GR_REAL_FIELD(ret, name, args) ret(*name) args;
+struct gr_real_sync {
+	GR_REAL_SYNC_FUNCS(GR_REAL_FIELD)
+};
+#undef GR_REAL_FIELD
+
+extern struct gr_real_sync gr_real_sync;
+
+/* Fills gr_real_sync once; any thread, any time. */
+void gr_real_sync_init(void);
 
 #endif

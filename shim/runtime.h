@@ -122,6 +122,11 @@ struct gr_g {
 	/* Parking (park.c).  Foreign threads sleep on xwake with a kernel futex. */
 	_Atomic uint32_t xwake;
 
+	/* Robust mutexes the G holds, newest first, linked through the mutexes' __list
+	 * fields (struct gr_mutex *; mutex.c).  Owned by the G; g_finish hands them to
+	 * gr_mutex_robust_exit, which marks them owner-died. */
+	void *robust_list;
+
 	/* Attributes reported by pthread_getattr_np and the sched/affinity/name calls.
 	 * Written by the G's own calls or by pthread_set* from others: protected by attrlock. */
 	struct gr_lock attrlock;

@@ -62,17 +62,30 @@ static int ncold, cold_cap;
 static _Atomic int nguarded;
 static _Atomic bool warned_guard;
 #define TID_BASE 0x400001 /* above the largest pid_max (2^22) */
-static _Atomic pid_t next_tid = TID_BASE;
+#define GR_TID_LIMIT 0x10000000 /* a thread CPU clock id (negative) holds 28 bits of tid */
+/* Fake tids are unique within a process, and spread across processes by a start derived
+ * from the pid: Gs of different processes meet in process-shared mutexes and rwlocks,
+ * whose owner is a tid (a posix_spawn'd child under green would otherwise number its
+ * main G exactly as its parent did). */
+static _Atomic pid_t next_tid;
+
+static pid_t tid_start(void)
+{
+	uint32_t span = GR_TID_LIMIT - TID_BASE - (1u << 20);
+
+	return (pid_t)(TID_BASE + (uint32_t)((uint64_t)getpid() * 2654435761u % span));
+}
 
 /* Protected by tid_lock: the G living in the memory that owns each fake tid (a tid stays
  * with its mapping across reuse), for the thread CPU clocks. */
 static struct gr_lock tid_lock = GR_LOCK_INIT;
-static struct gr_g **tid_table;
+static struct gr_g **tid_table; /* indexed by tid - tid_origin */
 static size_t tid_cap;
+static _Atomic pid_t tid_origin; /* this process's first fake tid */
 
 static void tid_set(pid_t tid, struct gr_g *gp)
 {
-	size_t i = (size_t)(tid - TID_BASE);
+	size_t i = (size_t)(tid - atomic_load_explicit(&tid_origin, memory_order_relaxed));
 
 	gr_lock(&tid_lock);
 	if (i >= tid_cap) {
@@ -93,6 +106,17 @@ static void tid_set(pid_t tid, struct gr_g *gp)
 
 pid_t gr_stack_new_tid(struct gr_g *gp)
 {
+	pid_t zero = 0;
+
+	if (!atomic_load_explicit(&tid_origin, memory_order_acquire)) {
+		pid_t start = tid_start();
+		if (atomic_compare_exchange_strong_explicit(&next_tid, &zero, start,
+							    memory_order_relaxed,
+							    memory_order_relaxed))
+			atomic_store_explicit(&tid_origin, start, memory_order_release);
+		while (!atomic_load_explicit(&tid_origin, memory_order_acquire))
+			gr_arch_pause(); /* another thread is setting it */
+	}
 	pid_t tid = atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed);
 
 	tid_set(tid, gp);
@@ -102,9 +126,10 @@ pid_t gr_stack_new_tid(struct gr_g *gp)
 struct gr_g *gr_stack_g_by_tid(pid_t tid)
 {
 	struct gr_g *gp = NULL;
-	size_t i = (size_t)(tid - TID_BASE);
+	pid_t origin = atomic_load_explicit(&tid_origin, memory_order_relaxed);
+	size_t i = (size_t)(tid - origin);
 
-	if (tid < TID_BASE)
+	if (!origin || tid < origin)
 		return NULL;
 	gr_lock(&tid_lock);
 	if (i < tid_cap)
@@ -421,10 +446,24 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 		unmap_g(gp);
 }
 
-void gr_stack_fork_child(void)
+void gr_stack_fork_child(struct gr_g *gp)
 {
 	/* Another M may have held the lock mid-update: drop (leak) the global cache. */
 	cache_lock = (struct gr_lock)GR_LOCK_INIT;
 	global_free = NULL;
 	nglobal_free = 0;
+	tid_lock = (struct gr_lock)GR_LOCK_INIT;
+
+	/* The kernel gives the child's thread a new tid, and so does green: the parent's Gs
+	 * live on and may meet the child's in process-shared objects (see next_tid). */
+	pid_t start = tid_start();
+	atomic_store_explicit(&next_tid, start, memory_order_relaxed);
+	atomic_store_explicit(&tid_origin, start, memory_order_relaxed);
+	free(tid_table); /* the other Gs are gone; their memory is the parent's copy */
+	tid_table = NULL;
+	tid_cap = 0;
+	pid_t old = gp->tid;
+	gp->tid = gr_stack_new_tid(gp);
+	if (!gp->is_main && GR_PT(gp->tcb, GR_PT_TID, pid_t) == old)
+		GR_PT(gp->tcb, GR_PT_TID, pid_t) = gp->tid;
 }

@@ -35,7 +35,8 @@ size_t gr_stack_min(void);
 /* Page size, and round-up to it. */
 size_t gr_stack_page(void);
 
-/* In the child of fork: forgets the global cache of dead Gs and resets its lock. */
-void gr_stack_fork_child(void);
+/* In the child of fork: forgets the global cache of dead Gs, resets its locks, and gives
+ * gp (the one G left) a new id, as the kernel gives the child's thread a new tid. */
+void gr_stack_fork_child(struct gr_g *gp);
 
 #endif

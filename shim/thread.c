@@ -27,6 +27,7 @@
 #include "real.h"
 #include "sig.h"
 #include "stack.h"
+#include "sync.h"
 #include "thread.h"
 #include "tls.h"
 
@@ -75,6 +76,8 @@ struct gr_g *gr_thread_g(pthread_t t)
 static void g_finish(struct gr_g *gp)
 {
 	gr_tls_exit(gp);
+	if (gp->robust_list)
+		gr_mutex_robust_exit(gp); /* EOWNERDEAD for the next lockers */
 	if (atomic_fetch_sub_explicit(&gr_sched.xnlive, 1, memory_order_acq_rel) == 1 &&
 	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_acquire))
 		exit(0);

@@ -1,0 +1,83 @@
+/*
+ * syscall(): libc's generic system-call entry, which Rust's std and libstdc++ use for
+ * futexes.  SYS_futex goes to the emulation (shim/futex.c); sched_yield yields the G;
+ * SYS_gettid answers the G's own tid; a short list of calls that never block goes
+ * straight to the kernel; every other call
+ * runs between gr_entersyscall and gr_exitsyscall, so the P goes on with another M if
+ * it blocks.  Returns -1 with errno set on failure, as glibc's syscall() does.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arch/x86_64/syscall.h"
+#include "shim.h"
+
+#define GR_EXPORT __attribute__((visibility("default")))
+
+/* System calls that return without blocking: no hand-off needed. */
+static bool never_blocks(long n)
+{
+	switch (n) {
+	case SYS_gettid: case SYS_getpid: case SYS_getppid: case SYS_getuid: case SYS_geteuid:
+	case SYS_getgid: case SYS_getegid: case SYS_gettimeofday: case SYS_clock_gettime:
+	case SYS_clock_getres: case SYS_time: case SYS_getcpu: case SYS_getrandom:
+	case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_madvise: case SYS_brk:
+	case SYS_mremap: case SYS_rt_sigprocmask: case SYS_rt_sigaction: case SYS_sigaltstack:
+	case SYS_membarrier: case SYS_prctl: case SYS_getrusage: case SYS_getrlimit:
+	case SYS_prlimit64: case SYS_sched_getaffinity: case SYS_uname: case SYS_tgkill:
+	case SYS_tkill: case SYS_kill: case SYS_rseq: case SYS_set_robust_list:
+	case SYS_get_robust_list: case SYS_arch_prctl: case SYS_pidfd_open: case SYS_eventfd2:
+	case SYS_dup: case SYS_dup3: case SYS_pipe2: case SYS_getdents64:
+	case SYS_memfd_create: case SYS_statx: case SYS_fstat: case SYS_lseek:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static long ret(long r)
+{
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+GR_EXPORT long syscall(long n, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (!gr_is_ready())
+		return ret(gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]));
+	if (n == SYS_futex)
+		return ret(gr_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2], a[3],
+				    (uint32_t *)a[4], (uint32_t)a[5]));
+	if (n == SYS_gettid) {
+		/* A G's thread id is its own (the fake tid in its struct pthread), as a
+		 * native thread's is: CPython's threading.get_native_id, for one, calls
+		 * syscall(SYS_gettid) and expects one id per thread.  Foreign threads and
+		 * g0 get the kernel's. */
+		struct gr_g *gp = gr_getg();
+		if (gr_g_schedulable(gp))
+			return gp->tid;
+		return gr_syscall6(n, 0, 0, 0, 0, 0, 0);
+	}
+	if (n == SYS_sched_yield) {
+		gr_yield();
+		return 0;
+	}
+	if (never_blocks(n))
+		return ret(gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]));
+	gr_entersyscall();
+	long r = gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	gr_exitsyscall();
+	return ret(r);
+}
