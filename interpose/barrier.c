@@ -5,7 +5,7 @@
 #define GR_EXPORT __attribute__((visibility("default")))
 
 GR_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr,
-				   unsigned count)
+                                   unsigned count)
 {
 	return gr_barrier_init((struct gr_barrier *)b, attr, count);
 }

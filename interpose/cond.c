@@ -25,7 +25,7 @@ GR_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 }
 
 GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
-				     const struct timespec *abstime)
+                                     const struct timespec *abstime)
 {
 	if (!gr_is_ready())
 		return gr_real.pthread_cond_clockwait(c, m, clock, abstime);
@@ -39,7 +39,7 @@ GR_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
 }
 
 GR_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
-				     const struct timespec *abstime)
+                                     const struct timespec *abstime)
 {
 	return pthread_cond_clockwait(c, m, gr_cond_clock(gr_cond_of(c)), abstime);
 }

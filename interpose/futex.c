@@ -20,17 +20,52 @@
 static bool never_blocks(long n)
 {
 	switch (n) {
-	case SYS_gettid: case SYS_getpid: case SYS_getppid: case SYS_getuid: case SYS_geteuid:
-	case SYS_getgid: case SYS_getegid: case SYS_gettimeofday: case SYS_clock_gettime:
-	case SYS_clock_getres: case SYS_time: case SYS_getcpu: case SYS_getrandom:
-	case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_madvise: case SYS_brk:
-	case SYS_mremap: case SYS_rt_sigprocmask: case SYS_rt_sigaction: case SYS_sigaltstack:
-	case SYS_membarrier: case SYS_prctl: case SYS_getrusage: case SYS_getrlimit:
-	case SYS_prlimit64: case SYS_sched_getaffinity: case SYS_uname: case SYS_tgkill:
-	case SYS_tkill: case SYS_kill: case SYS_rseq: case SYS_set_robust_list:
-	case SYS_get_robust_list: case SYS_arch_prctl: case SYS_pidfd_open: case SYS_eventfd2:
-	case SYS_dup: case SYS_dup3: case SYS_pipe2: case SYS_getdents64:
-	case SYS_memfd_create: case SYS_statx: case SYS_fstat: case SYS_lseek:
+	case SYS_gettid:
+	case SYS_getpid:
+	case SYS_getppid:
+	case SYS_getuid:
+	case SYS_geteuid:
+	case SYS_getgid:
+	case SYS_getegid:
+	case SYS_gettimeofday:
+	case SYS_clock_gettime:
+	case SYS_clock_getres:
+	case SYS_time:
+	case SYS_getcpu:
+	case SYS_getrandom:
+	case SYS_mmap:
+	case SYS_munmap:
+	case SYS_mprotect:
+	case SYS_madvise:
+	case SYS_brk:
+	case SYS_mremap:
+	case SYS_rt_sigprocmask:
+	case SYS_rt_sigaction:
+	case SYS_sigaltstack:
+	case SYS_membarrier:
+	case SYS_prctl:
+	case SYS_getrusage:
+	case SYS_getrlimit:
+	case SYS_prlimit64:
+	case SYS_sched_getaffinity:
+	case SYS_uname:
+	case SYS_tgkill:
+	case SYS_tkill:
+	case SYS_kill:
+	case SYS_rseq:
+	case SYS_set_robust_list:
+	case SYS_get_robust_list:
+	case SYS_arch_prctl:
+	case SYS_pidfd_open:
+	case SYS_eventfd2:
+	case SYS_dup:
+	case SYS_dup3:
+	case SYS_pipe2:
+	case SYS_getdents64:
+	case SYS_memfd_create:
+	case SYS_statx:
+	case SYS_fstat:
+	case SYS_lseek:
 		return true;
 	default:
 		return false;
@@ -59,7 +94,7 @@ GR_EXPORT long syscall(long n, ...)
 		return ret(gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]));
 	if (n == SYS_futex)
 		return ret(gr_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2], a[3],
-				    (uint32_t *)a[4], (uint32_t)a[5]));
+		                    (uint32_t *)a[4], (uint32_t)a[5]));
 	if (n == SYS_gettid) {
 		/* A G's thread id is its own (the fake tid in its struct pthread), as a
 		 * native thread's is: CPython's threading.get_native_id, for one, calls

@@ -31,7 +31,7 @@ GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 }
 
 GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
-				      const struct timespec *abstime)
+                                      const struct timespec *abstime)
 {
 	if (!gr_is_ready())
 		return gr_real.pthread_mutex_clocklock(m, clock, abstime);
@@ -58,8 +58,8 @@ GR_EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
 }
 
 /* The pre-POSIX name, still exported by glibc. */
-GR_EXPORT int gr_pthread_mutex_consistent_np(pthread_mutex_t *m) __asm__(
-	"pthread_mutex_consistent_np");
+GR_EXPORT int
+gr_pthread_mutex_consistent_np(pthread_mutex_t *m) __asm__("pthread_mutex_consistent_np");
 GR_EXPORT int gr_pthread_mutex_consistent_np(pthread_mutex_t *m)
 {
 	return pthread_mutex_consistent(m);

@@ -6,12 +6,12 @@
 
 #define GR_EXPORT __attribute__((visibility("default")))
 
-#define PRE_READY(call)                                                                  \
-	do {                                                                             \
-		if (!gr_is_ready()) {                                                    \
-			gr_real_sync_init();                                             \
-			return gr_real_sync.call;                                        \
-		}                                                                        \
+#define PRE_READY(call)                           \
+	do {                                      \
+		if (!gr_is_ready()) {             \
+			gr_real_sync_init();      \
+			return gr_real_sync.call; \
+		}                                 \
 	} while (0)
 
 GR_EXPORT int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
@@ -55,7 +55,7 @@ static int64_t clock_deadline(clockid_t clock, const struct timespec *abstime)
 }
 
 GR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
-					 const struct timespec *abstime)
+                                         const struct timespec *abstime)
 {
 	PRE_READY(pthread_rwlock_clockrdlock(l, clock, abstime));
 	int64_t deadline = clock_deadline(clock, abstime);
@@ -65,7 +65,7 @@ GR_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
 }
 
 GR_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
-					 const struct timespec *abstime)
+                                         const struct timespec *abstime)
 {
 	PRE_READY(pthread_rwlock_clockwrlock(l, clock, abstime));
 	int64_t deadline = clock_deadline(clock, abstime);

@@ -61,10 +61,11 @@ int gr_barrier_wait_kernel(struct gr_barrier *b, bool kernel)
 	do {
 		round = (uint32_t)(s >> 32);
 		uint32_t arrived = (uint32_t)s + 1;
-		n = arrived == b->count ? (uint64_t)(round + 1) << 32 : (s & ~0xffffffffull) | arrived;
+		n = arrived == b->count ? (uint64_t)(round + 1) << 32 :
+		                          (s & ~0xffffffffull) | arrived;
 		/* Acq_rel: every arrival's writes are visible to every thread leaving. */
 	} while (!atomic_compare_exchange_weak_explicit(&b->xstate, &s, n, memory_order_acq_rel,
-							memory_order_relaxed));
+	                                                memory_order_relaxed));
 	if ((uint32_t)(n >> 32) != round) {
 		gr_word_wake(round_word(b), INT_MAX, kernel);
 		return PTHREAD_BARRIER_SERIAL_THREAD;

@@ -39,7 +39,7 @@ int gr_cond_init(struct gr_cond *c, const pthread_condattr_t *attr)
 		pthread_condattr_getpshared(attr, &pshared);
 	}
 	c->wrefs = (clock == CLOCK_MONOTONIC ? GR_COND_MONOTONIC : 0) |
-		   (pshared == PTHREAD_PROCESS_SHARED ? GR_COND_SHARED : 0);
+	           (pshared == PTHREAD_PROCESS_SHARED ? GR_COND_SHARED : 0);
 	return 0;
 }
 

@@ -87,11 +87,11 @@ static struct timespec *rel_timespec(int64_t deadline, struct timespec *ts)
 }
 
 long gr_kfutex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts,
-	       _Atomic uint32_t *addr2, uint32_t val3)
+               _Atomic uint32_t *addr2, uint32_t val3)
 {
 	int cmd = op & FUTEX_CMD_MASK;
 	bool blocks = cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_LOCK_PI ||
-		      cmd == FUTEX_LOCK_PI2 || cmd == FUTEX_WAIT_REQUEUE_PI;
+	              cmd == FUTEX_LOCK_PI2 || cmd == FUTEX_WAIT_REQUEUE_PI;
 
 	if (blocks)
 		gr_entersyscall();
@@ -152,9 +152,8 @@ static long emu_wake(uint32_t *uaddr, int n, uint32_t bits)
 		return 0;
 	int woke = gr_park_wake(uaddr, n, bits);
 	if (woke < n) {
-		long k = gr_syscall6(SYS_futex, (long)uaddr,
-				     FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG, n - woke, 0, 0,
-				     bits ? bits : FUTEX_BITSET_MATCH_ANY);
+		long k = gr_syscall6(SYS_futex, (long)uaddr, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG,
+		                     n - woke, 0, 0, bits ? bits : FUTEX_BITSET_MATCH_ANY);
 		if (k > 0)
 			woke += (int)k;
 	}
@@ -176,22 +175,34 @@ static uint32_t wake_op_apply(uint32_t *uaddr2, uint32_t val3)
 	uint32_t oparg = (val3 >> 12) & 0xfff;
 	_Atomic uint32_t *w = (_Atomic uint32_t *)uaddr2;
 
-	if (val3 & (FUTEX_OP_OPARG_SHIFT << 28))
+	if (val3 & ((uint32_t)FUTEX_OP_OPARG_SHIFT << 28))
 		oparg = 1u << (oparg & 31);
 	else if (oparg & 0x800)
 		oparg |= 0xfffff000; /* sign-extend the 12-bit argument */
 	uint32_t old = atomic_load_explicit(w, memory_order_relaxed), new;
 	do {
 		switch (op) {
-		case FUTEX_OP_SET: new = oparg; break;
-		case FUTEX_OP_ADD: new = old + oparg; break;
-		case FUTEX_OP_OR: new = old | oparg; break;
-		case FUTEX_OP_ANDN: new = old & ~oparg; break;
-		case FUTEX_OP_XOR: new = old ^ oparg; break;
-		default: new = old; break;
+		case FUTEX_OP_SET:
+			new = oparg;
+			break;
+		case FUTEX_OP_ADD:
+			new = old + oparg;
+			break;
+		case FUTEX_OP_OR:
+			new = old | oparg;
+			break;
+		case FUTEX_OP_ANDN:
+			new = old & ~oparg;
+			break;
+		case FUTEX_OP_XOR:
+			new = old ^ oparg;
+			break;
+		default:
+			new = old;
+			break;
 		}
 	} while (!atomic_compare_exchange_weak_explicit(w, &old, new, memory_order_seq_cst,
-							memory_order_relaxed));
+	                                                memory_order_relaxed));
 	return old;
 }
 
@@ -204,13 +215,20 @@ static bool wake_op_cmp(uint32_t old, uint32_t val3)
 	if (arg & 0x800)
 		arg |= (int32_t)0xfffff000;
 	switch (cmp) {
-	case FUTEX_OP_CMP_EQ: return o == arg;
-	case FUTEX_OP_CMP_NE: return o != arg;
-	case FUTEX_OP_CMP_LT: return o < arg;
-	case FUTEX_OP_CMP_LE: return o <= arg;
-	case FUTEX_OP_CMP_GT: return o > arg;
-	case FUTEX_OP_CMP_GE: return o >= arg;
-	default: return false;
+	case FUTEX_OP_CMP_EQ:
+		return o == arg;
+	case FUTEX_OP_CMP_NE:
+		return o != arg;
+	case FUTEX_OP_CMP_LT:
+		return o < arg;
+	case FUTEX_OP_CMP_LE:
+		return o <= arg;
+	case FUTEX_OP_CMP_GT:
+		return o > arg;
+	case FUTEX_OP_CMP_GE:
+		return o >= arg;
+	default:
+		return false;
 	}
 }
 
@@ -219,16 +237,15 @@ static bool cmp_requeue_ok(const void *addr, void *arg)
 	return word_is(addr, arg);
 }
 
-long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2,
-	      uint32_t val3)
+long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2, uint32_t val3)
 {
 	int cmd = op & FUTEX_CMD_MASK;
 	const struct timespec *ts = (const struct timespec *)arg4;
 	int64_t deadline = 0;
 
 	if (!(op & FUTEX_PRIVATE_FLAG))
-		return gr_kfutex((_Atomic uint32_t *)uaddr, op, val, ts,
-				 (_Atomic uint32_t *)uaddr2, val3);
+		return gr_kfutex((_Atomic uint32_t *)uaddr, op, val, ts, (_Atomic uint32_t *)uaddr2,
+		                 val3);
 	if ((uintptr_t)uaddr & 3)
 		return -EINVAL;
 	switch (cmd) {
@@ -238,8 +255,8 @@ long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2
 			return -EINVAL;
 		if (ts) {
 			bool abs = cmd == FUTEX_WAIT_BITSET;
-			clockid_t clk = (op & FUTEX_CLOCK_REALTIME) && abs ? CLOCK_REALTIME
-									  : CLOCK_MONOTONIC;
+			clockid_t clk = (op & FUTEX_CLOCK_REALTIME) && abs ? CLOCK_REALTIME :
+			                                                     CLOCK_MONOTONIC;
 			deadline = gr_sync_deadline(clk, ts, abs);
 			if (deadline < 0)
 				return -EINVAL;
@@ -261,7 +278,7 @@ long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2
 			return -EINVAL;
 		if (cmd == FUTEX_CMP_REQUEUE)
 			return gr_park_requeue(uaddr, uaddr2, nwake, (int)nmove, cmp_requeue_ok,
-					       (void *)(uintptr_t)val3);
+			                       (void *)(uintptr_t)val3);
 		return gr_park_requeue(uaddr, uaddr2, nwake, (int)nmove, NULL, NULL);
 	}
 	case FUTEX_WAKE_OP: {
@@ -275,8 +292,8 @@ long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2
 	}
 	default:
 		/* PI futexes and anything newer: the kernel's (with the hand-off). */
-		return gr_kfutex((_Atomic uint32_t *)uaddr, op, val, ts,
-				 (_Atomic uint32_t *)uaddr2, val3);
+		return gr_kfutex((_Atomic uint32_t *)uaddr, op, val, ts, (_Atomic uint32_t *)uaddr2,
+		                 val3);
 	}
 }
 
@@ -290,13 +307,13 @@ int gr_spin_lock(_Atomic int *l)
 
 	/* Acquire; pairs with the release in gr_spin_unlock. */
 	if (atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
-						  memory_order_relaxed))
+	                                          memory_order_relaxed))
 		return 0;
 	for (unsigned i = 0;; i++) {
 		zero = 0;
 		if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_weak_explicit(l, &zero, 1, memory_order_acquire,
-							  memory_order_relaxed))
+		                                          memory_order_relaxed))
 			return 0;
 		gr_spin_pause(i);
 	}
@@ -307,9 +324,9 @@ int gr_spin_trylock(_Atomic int *l)
 	int zero = 0;
 
 	return atomic_compare_exchange_strong_explicit(l, &zero, 1, memory_order_acquire,
-						       memory_order_relaxed)
-		       ? 0
-		       : EBUSY;
+	                                               memory_order_relaxed) ?
+	               0 :
+	               EBUSY;
 }
 
 int gr_spin_unlock(_Atomic int *l)
@@ -326,9 +343,9 @@ void gr_real_sync_init(void)
 {
 	if (__atomic_load_n(&gr_real_sync.syscall, __ATOMIC_ACQUIRE))
 		return;
-#define GR_REAL_RESOLVE(ret, name, args)                                                 \
-	gr_real_sync.name = (ret(*) args)dlsym(RTLD_NEXT, #name);                        \
-	if (!gr_real_sync.name)                                                          \
+#define GR_REAL_RESOLVE(ret, name, args)                          \
+	gr_real_sync.name = (ret(*) args)dlsym(RTLD_NEXT, #name); \
+	if (!gr_real_sync.name)                                   \
 		gr_throw("cannot resolve " #name);
 	GR_REAL_SYNC_FUNCS(GR_REAL_RESOLVE)
 #undef GR_REAL_RESOLVE

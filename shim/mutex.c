@@ -39,8 +39,8 @@
 #include <limits.h>
 #include <sched.h>
 #ifdef GR_MUTEX_STATS
-#include <stdio.h>
 #include "real.h"
+#include <stdio.h>
 #endif
 
 #include "park.h"
@@ -55,7 +55,12 @@
 #define STARVE_NS 1000000 /* Go: starvationThresholdNs */
 #endif
 
-enum { UNLOCKED = 0, LOCKED = 1, CONTENDED = 2, STARVING = 4 };
+enum {
+	UNLOCKED = 0,
+	LOCKED = 1,
+	CONTENDED = 2,
+	STARVING = 4
+};
 
 #ifdef GR_MUTEX_STATS
 /* Measurement builds only: handoffs received, other wake-ups, starvation entries. */
@@ -64,7 +69,7 @@ __attribute__((destructor)) static void print_stats(void)
 {
 	char buf[160];
 	int n = snprintf(buf, sizeof buf, "green: mutex handoffs=%ld wakes=%ld starving=%ld\n",
-			 gr_mutex_stats[0], gr_mutex_stats[1], gr_mutex_stats[2]);
+	                 gr_mutex_stats[0], gr_mutex_stats[1], gr_mutex_stats[2]);
 	gr_real_msg(buf, NULL, NULL);
 	(void)n;
 }
@@ -92,7 +97,7 @@ int gr_mutex_init(struct gr_mutex *m, const pthread_mutexattr_t *attr)
 		pthread_mutexattr_getprotocol(attr, &protocol);
 		pthread_mutexattr_getprioceiling(attr, &ceiling);
 	}
-	*m = (struct gr_mutex){0};
+	*m = (struct gr_mutex){ 0 };
 	m->kind = type;
 	if (robust == PTHREAD_MUTEX_ROBUST)
 		m->kind |= GR_MUTEX_ROBUST;
@@ -133,7 +138,7 @@ static bool try_acquire(struct gr_mutex *m)
 
 	/* Acquire; pairs with the release in unlock_word. */
 	return atomic_compare_exchange_strong_explicit(&m->xlock, &zero, LOCKED,
-						       memory_order_acquire, memory_order_relaxed);
+	                                               memory_order_acquire, memory_order_relaxed);
 }
 
 static bool still_contended(const void *addr, void *arg)
@@ -171,8 +176,8 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 		if (v == UNLOCKED) {
 			/* We may have waited, so others may wait: take it as contended. */
 			if (atomic_compare_exchange_weak_explicit(&m->xlock, &v, CONTENDED,
-								  memory_order_acquire,
-								  memory_order_relaxed))
+			                                          memory_order_acquire,
+			                                          memory_order_relaxed))
 				return 0;
 			continue;
 		}
@@ -180,8 +185,8 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 		 * mode (only ever on a locked word, so its owner's unlock sees it). */
 		int want = v | CONTENDED | (starving ? STARVING : 0);
 		if (want != v && !atomic_compare_exchange_weak_explicit(&m->xlock, &v, want,
-									memory_order_relaxed,
-									memory_order_relaxed))
+		                                                        memory_order_relaxed,
+		                                                        memory_order_relaxed))
 			continue;
 #ifdef GR_MUTEX_STATS
 		if (starving && !(v & STARVING))
@@ -198,7 +203,7 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 			 * starvation mode unless we waited long too (Go: starving = false). */
 			if (gr_nanotime() - start < STARVE_NS)
 				atomic_fetch_and_explicit(&m->xlock, ~STARVING,
-							  memory_order_relaxed);
+				                          memory_order_relaxed);
 			atomic_thread_fence(memory_order_acquire);
 			return 0;
 		}
@@ -217,7 +222,7 @@ static void unlock_private(struct gr_mutex *m)
 
 	/* Release; pairs with the acquire in try_acquire and the slow path. */
 	if (atomic_compare_exchange_strong_explicit(&m->xlock, &v, UNLOCKED, memory_order_release,
-						    memory_order_relaxed))
+	                                            memory_order_relaxed))
 		return;
 	if (v & STARVING) {
 		atomic_thread_fence(memory_order_release);
@@ -333,7 +338,7 @@ static int robust_acquired(struct gr_mutex *m, int tid)
 static bool kind_valid(int kind)
 {
 	return !(kind & ~(GR_MUTEX_KIND_MASK | GR_MUTEX_ROBUST | GR_MUTEX_PI | GR_MUTEX_PP |
-			  GR_MUTEX_PSHARED | GR_MUTEX_ELISION));
+	                  GR_MUTEX_PSHARED | GR_MUTEX_ELISION));
 }
 
 /* The owner relocks: EDEADLK, a recursion level, or -1 to go on (and deadlock, as glibc
@@ -418,7 +423,7 @@ int gr_mutex_unlock(struct gr_mutex *m)
 		/* glibc checks the owner for error-checking, recursive, robust, PI and PP
 		 * mutexes; a normal or adaptive one is simply released. */
 		bool check = type == PTHREAD_MUTEX_ERRORCHECK || type == PTHREAD_MUTEX_RECURSIVE ||
-			     (kind & (GR_MUTEX_ROBUST | GR_MUTEX_PI | GR_MUTEX_PP));
+		             (kind & (GR_MUTEX_ROBUST | GR_MUTEX_PI | GR_MUTEX_PP));
 		if (check && !gr_mutex_held(m))
 			return EPERM;
 		if (type == PTHREAD_MUTEX_RECURSIVE && --m->count != 0)

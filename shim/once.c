@@ -15,7 +15,11 @@
 #include "park.h"
 #include "sync.h"
 
-enum { ONCE_INIT = 0, ONCE_RUNNING = 1, ONCE_DONE = 2 };
+enum {
+	ONCE_INIT = 0,
+	ONCE_RUNNING = 1,
+	ONCE_DONE = 2
+};
 
 static bool still_running(const void *addr, void *arg)
 {
@@ -38,9 +42,8 @@ int gr_once(_Atomic int *once, void (*init)(void))
 		if (st & ONCE_DONE) /* glibc keeps a fork generation in the bits above */
 			return 0;
 		if ((st & ONCE_RUNNING) == 0 &&
-		    atomic_compare_exchange_strong_explicit(once, &st, ONCE_RUNNING,
-							    memory_order_acquire,
-							    memory_order_relaxed)) {
+		    atomic_compare_exchange_strong_explicit(
+		            once, &st, ONCE_RUNNING, memory_order_acquire, memory_order_relaxed)) {
 			pthread_cleanup_push(once_cancelled, (void *)once);
 			init();
 			pthread_cleanup_pop(0);

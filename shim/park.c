@@ -235,14 +235,26 @@ int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void
 	return park_wait(addr, may_sleep, arg, deadline, bits, 0, true);
 }
 
-static void wake_one(struct gr_waiter *w)
+/* Under the bucket lock: claims w for the waker (how: GR_WAKE_*).  A G stays parked until
+ * gr_ready, so its waiter can be queued on the caller's woken list and readied after the
+ * lock is dropped.  A foreign thread may see its xstate change and return at once, so
+ * its waiter must not be touched after the CAS: it is woken here, by an address computed
+ * before (a futex wake of a stale address is harmless).  Returns true when w is on the
+ * list.  False also when w had timed out (it settles by itself). */
+static bool claim_locked(struct gr_waiter *w, uint32_t how, bool *claimed)
 {
 	struct gr_g *gp = w->gp;
+	_Atomic uint32_t *state = &w->xstate;
+	uint32_t zero = 0;
 
+	*claimed = atomic_compare_exchange_strong_explicit(state, &zero, how, memory_order_acq_rel,
+							   memory_order_relaxed);
+	if (!*claimed)
+		return false;
 	if (gr_g_schedulable(gp))
-		gr_ready(gp);
-	else
-		gr_futex_wake(&w->xstate, 1);
+		return true;
+	gr_futex_wake(state, 1);
+	return false;
 }
 
 static bool bits_match(const struct gr_waiter *w, uint32_t bits)
@@ -264,21 +276,19 @@ static int wake(const void *addr, int n, uint32_t bits, uint32_t how)
 		next = w->next;
 		if (w->addr != addr || !bits_match(w, bits))
 			continue;
-		uint32_t zero = 0;
 		unlink_locked(b, w);
-		if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero, how,
-							     memory_order_acq_rel,
-							     memory_order_relaxed))
-			continue; /* timed out: it settles by itself */
-		w->next = NULL;
-		*tail = w;
-		tail = &w->next;
-		count++;
+		bool claimed;
+		if (claim_locked(w, how, &claimed)) {
+			w->next = NULL;
+			*tail = w;
+			tail = &w->next;
+		}
+		count += claimed;
 	}
 	gr_unlock(&b->lock);
 	for (struct gr_waiter *w = woken, *next; w; w = next) {
 		next = w->next;
-		wake_one(w);
+		gr_ready(w->gp);
 	}
 	return count;
 }
@@ -324,17 +334,14 @@ int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
 			continue;
 		}
 		if (count < nwake) {
-			uint32_t zero = 0;
 			unlink_locked(b1, w);
-			if (!atomic_compare_exchange_strong_explicit(&w->xstate, &zero,
-								     GR_WAKE_WOKEN,
-								     memory_order_acq_rel,
-								     memory_order_relaxed))
-				continue;
-			w->next = NULL;
-			*tail = w;
-			tail = &w->next;
-			count++;
+			bool claimed;
+			if (claim_locked(w, GR_WAKE_WOKEN, &claimed)) {
+				w->next = NULL;
+				*tail = w;
+				tail = &w->next;
+			}
+			count += claimed;
 		} else {
 			unlink_locked(b1, w);
 			__atomic_store_n(&w->addr, to, __ATOMIC_RELEASE);
@@ -349,7 +356,7 @@ out:
 	gr_unlock(&b1->lock);
 	for (struct gr_waiter *w = woken, *next; w; w = next) {
 		next = w->next;
-		wake_one(w);
+		gr_ready(w->gp);
 	}
 	return count < 0 ? count : count + moved;
 }

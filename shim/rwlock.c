@@ -48,15 +48,14 @@ static void ilock(struct gr_rwlock *l)
 
 	/* Acquire; pairs with the release in iunlock. */
 	if (atomic_compare_exchange_strong_explicit(&l->xlock, &zero, 1, memory_order_acquire,
-						    memory_order_relaxed))
+	                                            memory_order_relaxed))
 		return;
 	for (unsigned i = 0; i < 50; i++) {
 		gr_arch_pause();
 		zero = 0;
 		if (atomic_load_explicit(&l->xlock, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_strong_explicit(&l->xlock, &zero, 1,
-							    memory_order_acquire,
-							    memory_order_relaxed))
+		    atomic_compare_exchange_strong_explicit(
+		            &l->xlock, &zero, 1, memory_order_acquire, memory_order_relaxed))
 			return;
 	}
 	while (atomic_exchange_explicit(&l->xlock, 2, memory_order_acquire) != 0)

@@ -20,8 +20,8 @@
 #include "sync.h"
 
 #define NWAITERS_SHIFT 32
-#define VALUE_MASK 0xffffffffull
-#define ONE_WAITER (1ull << NWAITERS_SHIFT)
+#define VALUE_MASK     0xffffffffull
+#define ONE_WAITER     (1ull << NWAITERS_SHIFT)
 
 static _Atomic uint32_t *value_word(struct gr_sem *s)
 {
@@ -57,7 +57,7 @@ int gr_sem_trywait(struct gr_sem *s)
 			return EAGAIN;
 		/* Acquire; pairs with the release in gr_sem_post. */
 	} while (!atomic_compare_exchange_weak_explicit(&s->xdata, &d, d - 1, memory_order_acquire,
-							memory_order_relaxed));
+	                                                memory_order_relaxed));
 	return 0;
 }
 
@@ -71,14 +71,13 @@ int gr_sem_wait(struct gr_sem *s, int64_t deadline)
 			int r = gr_word_wait_intr(value_word(s), 0, deadline, is_shared(s));
 			if (r == -ETIMEDOUT || r == -EINTR) {
 				atomic_fetch_sub_explicit(&s->xdata, ONE_WAITER,
-							  memory_order_relaxed);
+				                          memory_order_relaxed);
 				return -r;
 			}
 			d = atomic_load_explicit(&s->xdata, memory_order_relaxed);
-		} else if (atomic_compare_exchange_weak_explicit(&s->xdata, &d,
-								 d - 1 - ONE_WAITER,
-								 memory_order_acquire,
-								 memory_order_relaxed)) {
+		} else if (atomic_compare_exchange_weak_explicit(&s->xdata, &d, d - 1 - ONE_WAITER,
+		                                                 memory_order_acquire,
+		                                                 memory_order_relaxed)) {
 			return 0;
 		}
 	}
@@ -92,7 +91,7 @@ int gr_sem_post(struct gr_sem *s)
 		if ((d & VALUE_MASK) == SEM_VALUE_MAX)
 			return EOVERFLOW;
 	} while (!atomic_compare_exchange_weak_explicit(&s->xdata, &d, d + 1, memory_order_seq_cst,
-							memory_order_relaxed));
+	                                                memory_order_relaxed));
 	if ((d >> NWAITERS_SHIFT) > 0)
 		gr_word_wake(value_word(s), 1, is_shared(s));
 	return 0;

@@ -43,7 +43,7 @@ int gr_word_wake(_Atomic uint32_t *addr, int n, bool shared);
 /* The kernel futex with the system-call hand-off.  op: FUTEX_* (shared, no private flag
  * added).  Returns the kernel's value (>= 0 or -errno). */
 long gr_kfutex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts,
-	       _Atomic uint32_t *addr2, uint32_t val3);
+               _Atomic uint32_t *addr2, uint32_t val3);
 
 /* A timeout as given to a pthread function, made a deadline: like gr_deadline, but a
  * deadline too far to represent (tv_sec near LONG_MAX, "forever") becomes 0 (none).
@@ -66,30 +66,30 @@ struct gr_mutex {
 	 * shared ones use glibc's 0/1/2 (and the kernel futex), so a native glibc process can
 	 * share them. */
 	_Atomic int xlock;
-	unsigned count;	    /* recursion depth (recursive kind), owned by the owner */
+	unsigned count;     /* recursion depth (recursive kind), owned by the owner */
 	_Atomic int xowner; /* tid of the owner (fake tid for Gs), 0 when free */
 	unsigned nusers;    /* robust mutexes: GR_ROBUST_*; written by the owner */
-	int kind;	    /* PTHREAD_MUTEX_* type in the low 2 bits, glibc's flags above */
+	int kind;           /* PTHREAD_MUTEX_* type in the low 2 bits, glibc's flags above */
 	short spins;
-	short elision;	    /* the priority ceiling of a PTHREAD_PRIO_PROTECT mutex */
+	short elision; /* the priority ceiling of a PTHREAD_PRIO_PROTECT mutex */
 	struct gr_mutex *list_prev, *list_next; /* robust list of the owner; owned by it */
 };
 _Static_assert(sizeof(struct gr_mutex) == sizeof(pthread_mutex_t), "mutex ABI");
 _Static_assert(__builtin_offsetof(struct gr_mutex, kind) == 16, "mutex kind offset");
 _Static_assert(__builtin_offsetof(struct gr_mutex, xowner) == 8, "mutex owner offset");
 
-#define GR_MUTEX_KIND_MASK 3	 /* glibc: PTHREAD_MUTEX_KIND_MASK_NP */
-#define GR_MUTEX_ROBUST 16	 /* glibc: PTHREAD_MUTEX_ROBUST_NORMAL_NP */
-#define GR_MUTEX_PI 32		 /* glibc: PTHREAD_MUTEX_PRIO_INHERIT_NP */
-#define GR_MUTEX_PP 64		 /* glibc: PTHREAD_MUTEX_PRIO_PROTECT_NP */
-#define GR_MUTEX_PSHARED 128	 /* glibc: PTHREAD_MUTEX_PSHARED_BIT */
-#define GR_MUTEX_ELISION 0x300	 /* glibc: PTHREAD_MUTEX_ELISION_FLAGS_NP (ignored) */
+#define GR_MUTEX_KIND_MASK 3     /* glibc: PTHREAD_MUTEX_KIND_MASK_NP */
+#define GR_MUTEX_ROBUST    16    /* glibc: PTHREAD_MUTEX_ROBUST_NORMAL_NP */
+#define GR_MUTEX_PI        32    /* glibc: PTHREAD_MUTEX_PRIO_INHERIT_NP */
+#define GR_MUTEX_PP        64    /* glibc: PTHREAD_MUTEX_PRIO_PROTECT_NP */
+#define GR_MUTEX_PSHARED   128   /* glibc: PTHREAD_MUTEX_PSHARED_BIT */
+#define GR_MUTEX_ELISION   0x300 /* glibc: PTHREAD_MUTEX_ELISION_FLAGS_NP (ignored) */
 
 /* Robust state in gr_mutex.nusers (robust mutexes only). */
-#define GR_ROBUST_OK 0
-#define GR_ROBUST_DIED 1	    /* the owner ended holding it; the next locker gets EOWNERDEAD */
-#define GR_ROBUST_INCONSISTENT 2    /* held after EOWNERDEAD; pthread_mutex_consistent clears */
-#define GR_ROBUST_NOTRECOVERABLE 3  /* unlocked while inconsistent: ENOTRECOVERABLE for all */
+#define GR_ROBUST_OK             0
+#define GR_ROBUST_DIED           1 /* the owner ended holding it; the next locker gets EOWNERDEAD */
+#define GR_ROBUST_INCONSISTENT   2 /* held after EOWNERDEAD; pthread_mutex_consistent clears */
+#define GR_ROBUST_NOTRECOVERABLE 3 /* unlocked while inconsistent: ENOTRECOVERABLE for all */
 
 static inline struct gr_mutex *gr_mutex_of(pthread_mutex_t *m)
 {
@@ -132,7 +132,7 @@ struct gr_cond {
 _Static_assert(sizeof(struct gr_cond) == sizeof(pthread_cond_t), "cond ABI");
 _Static_assert(__builtin_offsetof(struct gr_cond, wrefs) == 36, "cond __wrefs offset");
 
-#define GR_COND_SHARED 1u
+#define GR_COND_SHARED    1u
 #define GR_COND_MONOTONIC 2u
 
 static inline struct gr_cond *gr_cond_of(pthread_cond_t *c)
@@ -156,17 +156,17 @@ clockid_t gr_cond_clock(const struct gr_cond *c);
  * glibc's __cur_writer (24), __shared (28) and __flags (48, the kind) where glibc's
  * initializers and attribute functions put them. */
 struct gr_rwlock {
-	_Atomic uint32_t xlock;	    /* internal word lock: 0 free, 1 held, 2 held + waiters */
-	uint32_t readers;	    /* readers holding it; under xlock */
-	uint32_t rwaiting;	    /* readers parked; under xlock */
-	uint32_t wwaiting;	    /* writers parked; under xlock */
-	_Atomic uint32_t xrseq;	    /* bumped to wake readers */
-	_Atomic uint32_t xwseq;	    /* bumped to wake writers */
-	int cur_writer;		    /* tid of the writer holding it, 0 if none; under xlock */
-	int shared;		    /* glibc: __shared, FUTEX_PRIVATE_FLAG (glibc's FUTEX_SHARED)
+	_Atomic uint32_t xlock; /* internal word lock: 0 free, 1 held, 2 held + waiters */
+	uint32_t readers;       /* readers holding it; under xlock */
+	uint32_t rwaiting;      /* readers parked; under xlock */
+	uint32_t wwaiting;      /* writers parked; under xlock */
+	_Atomic uint32_t xrseq; /* bumped to wake readers */
+	_Atomic uint32_t xwseq; /* bumped to wake writers */
+	int cur_writer;         /* tid of the writer holding it, 0 if none; under xlock */
+	int shared;             /* glibc: __shared, FUTEX_PRIVATE_FLAG (glibc's FUTEX_SHARED)
 				     * when process-shared, else 0 */
 	uint64_t unused[2];
-	unsigned flags;		    /* glibc: __flags, PTHREAD_RWLOCK_PREFER_* */
+	unsigned flags; /* glibc: __flags, PTHREAD_RWLOCK_PREFER_* */
 	unsigned unused1;
 };
 _Static_assert(sizeof(struct gr_rwlock) == sizeof(pthread_rwlock_t), "rwlock ABI");
@@ -196,7 +196,7 @@ bool gr_rwlock_held_for_write(const struct gr_rwlock *l);
  * threads arrived in this round in the low 32; waiters wait on the high word. */
 struct gr_barrier {
 	_Atomic uint64_t xstate;
-	uint32_t count;	 /* threads per round */
+	uint32_t count;  /* threads per round */
 	uint32_t shared; /* process-shared */
 	uint64_t unused[2];
 };
@@ -250,7 +250,6 @@ _Static_assert(sizeof(pthread_once_t) == 4, "once ABI");
  * operations (FUTEX_PRIVATE_FLAG) WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE,
  * CMP_REQUEUE and WAKE_OP run on the parking table; everything else goes to the kernel
  * with the system-call hand-off.  Returns the kernel's convention: >= 0 or -errno. */
-long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2,
-	      uint32_t val3);
+long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2, uint32_t val3);
 
 #endif

@@ -22,6 +22,7 @@
 static void setup(void)
 {
 	cr_assert_eq(gr_real_init(), 0);
+	gr_foreign_init(); /* adopted threads' Gs are freed when they exit */
 }
 
 TestSuite(park, .init = setup, .timeout = 20);
@@ -134,7 +135,7 @@ static void *bits_waiter(void *arg)
 {
 	atomic_fetch_add(&bparked, 1);
 	return (void *)(intptr_t)gr_park_wait(&bword, NULL, NULL, gr_nanotime() + 300 * MS,
-					      (uint32_t)(intptr_t)arg);
+	                                      (uint32_t)(intptr_t)arg);
 }
 
 Test(park, wake_bits_filter)
@@ -177,7 +178,7 @@ static void init_kind(struct gr_mutex *m, int type, bool robust)
 
 Test(mutex, zeroed_is_normal_and_works)
 {
-	struct gr_mutex m = {0};
+	struct gr_mutex m = { 0 };
 	cr_assert_eq(gr_mutex_lock(&m, 0), 0);
 	cr_assert_eq(gr_mutex_trylock(&m), EBUSY);
 	cr_assert_eq(gr_mutex_destroy(&m), EBUSY);
@@ -217,7 +218,7 @@ Test(mutex, recursive_counts)
 
 Test(mutex, timedlock_times_out_with_both_clocks)
 {
-	struct gr_mutex m = {0};
+	struct gr_mutex m = { 0 };
 	gr_mutex_lock(&m, 0);
 	shared_m = &m;
 	int64_t t0 = gr_nanotime();
@@ -231,7 +232,7 @@ Test(mutex, timedlock_times_out_with_both_clocks)
 		ts.tv_nsec -= 1000000000;
 	}
 	cr_assert_eq(gr_mutex_clocklock(&m, CLOCK_REALTIME, &ts), ETIMEDOUT);
-	struct timespec bad = {0, 1000000000};
+	struct timespec bad = { 0, 1000000000 };
 	cr_assert_eq(gr_mutex_clocklock(&m, CLOCK_MONOTONIC, &bad), EINVAL);
 	cr_assert_eq(gr_mutex_clocklock(&m, CLOCK_THREAD_CPUTIME_ID, &ts), EINVAL);
 	gr_mutex_unlock(&m);
@@ -301,7 +302,7 @@ Test(mutex, prio_ceiling)
 	cr_assert_eq(gr_mutex_setprioceiling(&m, 9, &old), 0);
 	cr_assert_eq(old, 7);
 	cr_assert_eq(gr_mutex_setprioceiling(&m, 100, &old), EINVAL);
-	struct gr_mutex n = {0};
+	struct gr_mutex n = { 0 };
 	cr_assert_eq(gr_mutex_getprioceiling(&n, &c), EINVAL);
 }
 
@@ -312,8 +313,7 @@ static _Atomic int fparked;
 static void *futex_waiter(void *arg)
 {
 	atomic_fetch_add(&fparked, 1);
-	long r = gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE, 0, 0, NULL,
-			  (uint32_t)(intptr_t)arg);
+	long r = gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE, 0, 0, NULL, (uint32_t)(intptr_t)arg);
 	return (void *)r;
 }
 
@@ -326,7 +326,7 @@ Test(futex, wait_value_mismatch_is_eagain)
 
 Test(futex, relative_and_absolute_timeouts)
 {
-	struct timespec rel = {0, 20 * MS};
+	struct timespec rel = { 0, 20 * MS };
 	int64_t t0 = gr_nanotime();
 	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_PRIVATE, 0, (long)&rel, NULL, 0), -ETIMEDOUT);
 	cr_assert_geq(gr_nanotime() - t0, 19 * MS);
@@ -339,17 +339,16 @@ Test(futex, relative_and_absolute_timeouts)
 	}
 	t0 = gr_nanotime();
 	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE, 0, (long)&abs, NULL, ~0u),
-		     -ETIMEDOUT);
+	             -ETIMEDOUT);
 	cr_assert_geq(gr_nanotime() - t0, 19 * MS);
 	clock_gettime(CLOCK_REALTIME, &abs);
 	abs.tv_nsec += 0;
-	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 0,
-			      (long)&abs, NULL, ~0u),
-		     -ETIMEDOUT, "realtime now: already past");
-	struct timespec bad = {0, -1};
+	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 0, (long)&abs,
+	                      NULL, ~0u),
+	             -ETIMEDOUT, "realtime now: already past");
+	struct timespec bad = { 0, -1 };
 	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_PRIVATE, 0, (long)&bad, NULL, 0), -EINVAL);
-	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE, 0, 0, NULL, 0), -EINVAL,
-		     "bitset 0");
+	cr_assert_eq(gr_futex(&fw, FUTEX_WAIT_BITSET_PRIVATE, 0, 0, NULL, 0), -EINVAL, "bitset 0");
 	cr_assert_eq(gr_futex(&fw, FUTEX_WAKE_BITSET_PRIVATE, 1, 0, NULL, 0), -EINVAL);
 }
 
@@ -405,7 +404,7 @@ Test(futex, cmp_requeue_and_wake_op)
 
 Test(futex, deadline_forever_and_invalid)
 {
-	struct timespec forever = {LONG_MAX, 0}, bad = {0, 1000000000};
+	struct timespec forever = { LONG_MAX, 0 }, bad = { 0, 1000000000 };
 	cr_assert_eq(gr_sync_deadline(CLOCK_REALTIME, &forever, true), 0);
 	cr_assert_eq(gr_sync_deadline(CLOCK_MONOTONIC, &bad, true), -EINVAL);
 	cr_assert_eq(gr_sync_deadline(CLOCK_PROCESS_CPUTIME_ID, &forever, true), -EINVAL);
@@ -620,7 +619,7 @@ Test(mutex, starvation_mode_hands_off, .timeout = 20)
 	join(t);
 	cr_assert(atomic_load(&sm_got));
 	cr_assert_lt(gr_nanotime() - t0, 1000 * MS, "the waiter starved");
-	cr_log_info("starvation mode entered: %s", saw_starving ? "yes" : "no");
+	(void)saw_starving; /* informative only: the waiter may also win a race */
 	cr_assert_eq(atomic_load(&sm.xlock), 0, "starvation mode left behind");
 	(void)sm_stop;
 }
