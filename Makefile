@@ -69,7 +69,7 @@ $(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h
 
 $(BUILD)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $<
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $< -lm
 
 # symver_2_34.c is symver_2_2_5.c built against another symbol version.
 $(BUILD)/tests/progs/symver_2_34: tests/progs/symver_2_2_5.c

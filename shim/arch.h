@@ -39,7 +39,7 @@ static inline void gr_ctx_init(struct gr_ctx *ctx, void *stack_top, void *fs,
 	*--sp = (uint64_t)fn;		 /* r13 */
 	*--sp = 0;			 /* r14 */
 	*--sp = 0;			 /* r15 */
-	*--sp = (uint64_t)fcw << 32 | mxcsr;
+	*--sp = (uint64_t)fcw << 32 | mxcsr; /* bytes 6-7 zero, as switch.S saves them */
 	ctx->sp = sp;
 	ctx->fs = fs;
 }

@@ -20,3 +20,17 @@ ParameterizedTest(int *procs, foreign, adopted_thread_uses_every_primitive, .tim
 	const char *args[] = {NULL};
 	gr_test_native_vs_green("foreign", args, *procs, "FOREIGN", "ok", true, 20);
 }
+
+/* The control words switch with the G: rounding modes set by threads stay theirs across
+ * switches, and switch.S's skipped reload (equal words) never leaks one to another G. */
+ParameterizedTestParameters(foreign, fp_control_words_are_per_thread)
+{
+	static int procs[] = {1, 2};
+	return cr_make_param_array(int, procs, sizeof procs / sizeof procs[0]);
+}
+
+ParameterizedTest(int *procs, foreign, fp_control_words_are_per_thread, .timeout = 60)
+{
+	const char *args[] = {NULL};
+	gr_test_native_vs_green("fpenv", args, *procs, "FPENV", "ok", true, 20);
+}
