@@ -280,10 +280,8 @@ GR_EXPORT int dup3(int old, int new, int flags)
 {
 	if (!gr_is_ready() || old == new)
 		return gr_real.dup3(old, new, flags);
-	if (gr_netpoll_own_fd(new)) {
-		errno = EBUSY;
-		return -1;
-	}
+	if (gr_netpoll_own_fd(new))
+		gr_netpoll_vacate(new);
 	gr_netpoll_close_begin(new);
 	long r = gr_syscall(SYS_dup3, old, new, flags);
 	gr_netpoll_close_end(new);

@@ -690,6 +690,21 @@ int gr_netpoll_sysmon(int64_t now)
 	return gr_netpoll_poll();
 }
 
+void gr_netpoll_vacate(int fd)
+{
+	gr_lock(&init_lock);
+	int *own = fd == epfd ? &epfd : fd == evfd ? &evfd : NULL;
+	if (own) {
+		/* The same epoll instance or eventfd under another number: registrations
+		 * follow the open file, and a poller blocked on the old number keeps its
+		 * reference until it returns. */
+		long n = gr_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
+		if (n >= 0)
+			*own = (int)n;
+	}
+	gr_unlock(&init_lock);
+}
+
 void gr_netpoll_fork_child(void)
 {
 	/* The child shares the parent's epoll instance: leave it (closing the child's copies

@@ -104,6 +104,11 @@ bool gr_netpoll_own_fd(int fd);
  * For the fork support to call. */
 void gr_netpoll_fork_child(void);
 
+/* The program is about to dup2/dup3 onto fd: if fd is one of the poller's own
+ * descriptors, moves it to another number first (the program may use any number: Python's
+ * subprocess redirects onto low fds in its child). */
+void gr_netpoll_vacate(int fd);
+
 /* ---- the scheduler side (proc.c, sysmon.c) ------------------------------------------ */
 
 /* Events taken from epoll, not yet delivered. */
