@@ -99,7 +99,7 @@ test: setup
 asan:
 	@$(MAKE) -s BUILD=build-asan EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined' \
 		EXTRA_LDFLAGS='-fsanitize=address,undefined' tests
-	@tools/run-tests.sh build-asan unit
+	@LSAN_OPTIONS=suppressions=$(abspath tools/lsan.supp) tools/run-tests.sh build-asan unit
 
 bench: setup
 	@$(MAKE) -s all progs
