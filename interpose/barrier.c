@@ -1,8 +1,6 @@
 /* pthread_barrier_* on shim/barrier.c.  Before green is ready a barrier waits on the
  * kernel futex (the thread must not be adopted yet); the protocol is the same. */
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr,
                                    unsigned count)

@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <threads.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 /* glibc's thrd_err_map. */
 static int thrd_result(int err)

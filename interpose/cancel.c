@@ -2,9 +2,7 @@
  * pthread_setcanceltype are glibc's own: they work on a G's struct pthread unchanged. */
 #include <pthread.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int pthread_cancel(pthread_t t)
 {

@@ -5,10 +5,8 @@
 #include <errno.h>
 #include <time.h>
 
-#include "shim.h"
+#include "interpose.h"
 #include "stack.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
 
 /* The kernel's encoding (CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD_MASK). */
 #define THREAD_CPUCLOCK(tid) ((clockid_t)(~(unsigned)(tid) << 3) | 6)

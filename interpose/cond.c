@@ -1,9 +1,7 @@
 /* pthread_cond_* on shim/cond.c.  The condattr functions stay glibc's. */
 #include <errno.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {

@@ -12,9 +12,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/syscall.h"
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 /* System calls that return without blocking: no hand-off needed. */
 static bool never_blocks(long n)

@@ -1,5 +1,5 @@
 /* green starts when libgreen.so is loaded, unless an interposer ran first (shim/init.c). */
-#include "shim.h"
+#include "interpose.h"
 
 __attribute__((constructor)) static void green_ctor(void)
 {

@@ -19,19 +19,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "interpose.h"
 
-#define GR_EXPORT __attribute__((visibility("default")))
 #define IOV_COPY 64 /* iovecs copied to continue a short writev; more: return short */
-
-static long ret_errno(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
 
 /* ---- read, write ---------------------------------------------------------------------- */
 
@@ -59,7 +49,7 @@ GR_EXPORT ssize_t read(int fd, void *buf, size_t n)
 		return gr_real.read(fd, buf, n);
 	struct gr_io io = {.fd = fd, .mode = GR_IO_IN, .nowait = rw_nowait, .call = rw_call,
 			   .a = {fd, (long)buf, (long)n}};
-	return ret_errno(gr_netpoll_io(&io));
+	return gr_ret_errno(gr_netpoll_io(&io));
 }
 
 GR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
@@ -88,7 +78,7 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 		io.a[2] = (long)(n - done);
 		long r = gr_netpoll_io(&io);
 		if (r < 0)
-			return done ? (ssize_t)done : ret_errno(r);
+			return done ? (ssize_t)done : gr_ret_errno(r);
 		done += (size_t)r;
 		if (done >= n || r == 0 || !write_continues(&io))
 			return (ssize_t)done;
@@ -121,7 +111,7 @@ GR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 		return gr_real.readv(fd, iov, cnt);
 	struct gr_io io = {.fd = fd, .mode = GR_IO_IN, .nowait = rwv_nowait, .call = rwv_call,
 			   .a = {fd, (long)iov, cnt}};
-	return ret_errno(gr_netpoll_io(&io));
+	return gr_ret_errno(gr_netpoll_io(&io));
 }
 
 /* Drops the first n bytes of the iovec array *iov (of *cnt entries), in place. */
@@ -149,7 +139,7 @@ GR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	for (int i = 0; i < cnt; i++)
 		total += iov[i].iov_len;
 	if (r < 0 || (size_t)r >= total || r == 0 || !write_continues(&io) || cnt > IOV_COPY)
-		return ret_errno(r);
+		return gr_ret_errno(r);
 	struct iovec copy[IOV_COPY], *v = copy;
 	int n = cnt;
 	size_t done = (size_t)r;
@@ -182,7 +172,7 @@ GR_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 		return gr_real.sendfile(out, in, off, count);
 	struct gr_io io = {.fd = out, .mode = GR_IO_OUT, .call = sendfile_call,
 			   .a = {out, in, (long)off, (long)count}};
-	return ret_errno(gr_netpoll_io(&io));
+	return gr_ret_errno(gr_netpoll_io(&io));
 }
 
 static long splice_call(struct gr_io *io)
@@ -200,7 +190,7 @@ GR_EXPORT ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t 
 	 * which covers a full output pipe or socket too). */
 	struct gr_io io = {.fd = in, .mode = GR_IO_IN, .call = splice_call,
 			   .a = {in, (long)offin, out, (long)offout, (long)len, flags}};
-	return ret_errno(gr_netpoll_io(&io));
+	return gr_ret_errno(gr_netpoll_io(&io));
 }
 
 /* ---- descriptors: creation and close -------------------------------------------------- */
@@ -230,7 +220,7 @@ GR_EXPORT int close(int fd)
 	gr_netpoll_close_begin(fd);
 	long r = gr_syscall(SYS_close, fd, 0, 0);
 	gr_netpoll_close_end(fd);
-	return (int)ret_errno(r);
+	return (int)gr_ret_errno(r);
 }
 
 /* close_range and closefrom close every fd of a range, the poller's own excepted (a
@@ -263,7 +253,7 @@ GR_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	gr_netpoll_close_range_begin(first, last);
 	long r = close_range_split(first, last, (unsigned)flags);
 	gr_netpoll_close_range_end(first, last);
-	return (int)ret_errno(r);
+	return (int)gr_ret_errno(r);
 }
 
 GR_EXPORT void closefrom(int lowfd)
@@ -285,7 +275,7 @@ GR_EXPORT int dup3(int old, int new, int flags)
 	gr_netpoll_close_begin(new);
 	long r = gr_syscall(SYS_dup3, old, new, flags);
 	gr_netpoll_close_end(new);
-	return (int)ret_errno(r);
+	return (int)gr_ret_errno(r);
 }
 
 GR_EXPORT int dup2(int old, int new)

@@ -2,9 +2,7 @@
  * and write the attribute object, which gr_mutex_init reads with glibc's getters. */
 #include <errno.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {

@@ -1,7 +1,5 @@
 /* pthread_once on shim/once.c (glibc's waits with raw futex calls that would block the M). */
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int pthread_once(pthread_once_t *once, void (*init)(void))
 {

@@ -21,9 +21,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 /* The check: the real call with a zero timeout.  Returns > 0 ready, 0 nothing, -errno. */
 typedef long (*check_fn)(void *arg);
@@ -90,15 +88,6 @@ static long wait_ready(const struct pollfd *fds, int n, int64_t deadline, check_
 	return r;
 }
 
-static long ret_errno(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
 static int64_t ms_deadline(int timeout)
 {
 	return timeout < 0 ? 0 : gr_nanotime() + (int64_t)timeout * 1000000 + 1;
@@ -140,7 +129,7 @@ GR_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 		gr_exitsyscall();
 		return rr;
 	}
-	return (int)ret_errno(r);
+	return (int)gr_ret_errno(r);
 }
 
 GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
@@ -164,7 +153,7 @@ GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	}
 	long r = do_poll(fds, n, deadline);
 	if (r != -EPERM)
-		return (int)ret_errno(r);
+		return (int)gr_ret_errno(r);
 real:
 	if (!gr_is_ready())
 		return gr_real.ppoll(fds, n, ts, mask);
@@ -267,7 +256,7 @@ GR_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 		tv->tv_sec = left / 1000000000;
 		tv->tv_usec = left % 1000000000 / 1000;
 	}
-	return (int)ret_errno(rc);
+	return (int)gr_ret_errno(rc);
 }
 
 GR_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
@@ -283,7 +272,7 @@ GR_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct ti
 	}
 	long rc = do_select(nfds, r, w, e, deadline);
 	if (rc != -EPERM)
-		return (int)ret_errno(rc);
+		return (int)gr_ret_errno(rc);
 real:
 	if (!gr_is_ready())
 		return gr_real.pselect(nfds, r, w, e, ts, mask);
@@ -332,7 +321,7 @@ GR_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const stru
 	}
 	long r = do_epoll(epfd, ev, max, deadline);
 	if (r != -EPERM)
-		return (int)ret_errno(r);
+		return (int)gr_ret_errno(r);
 real:
 	if (!gr_is_ready())
 		return gr_real.epoll_pwait2(epfd, ev, max, ts, mask);
@@ -355,7 +344,7 @@ GR_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout
 	}
 	long r = do_epoll(epfd, ev, max, ms_deadline(timeout));
 	if (r != -EPERM)
-		return (int)ret_errno(r);
+		return (int)gr_ret_errno(r);
 	gr_entersyscall();
 	int rr = gr_real.epoll_pwait(epfd, ev, max, timeout, mask);
 	gr_exitsyscall();

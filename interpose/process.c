@@ -3,9 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 static pid_t do_fork(bool handlers)
 {

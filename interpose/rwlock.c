@@ -2,9 +2,7 @@
  * is ready the lock calls go to glibc (gr_rwlock_init writes a layout glibc accepts). */
 #include <errno.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 #define PRE_READY(call)                           \
 	do {                                      \

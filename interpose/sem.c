@@ -4,9 +4,7 @@
 #include <errno.h>
 #include <semaphore.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 static int ret(int r)
 {

@@ -4,9 +4,7 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 struct setid_call {
 	int which;

@@ -8,9 +8,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {

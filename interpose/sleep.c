@@ -4,9 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req,
 			      struct timespec *rem)

@@ -17,18 +17,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
-
-static long ret_errno(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
+#include "interpose.h"
 
 /* ---- recv, send ----------------------------------------------------------------------- */
 
@@ -66,7 +55,7 @@ GR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	long r = gr_netpoll_io(&io);
 	if (!(flags & MSG_WAITALL) || r <= 0 || (size_t)r >= n || io.kind != GR_FD_SOCK ||
 	    !is_stream(fd))
-		return ret_errno(r);
+		return gr_ret_errno(r);
 	/* MSG_WAITALL on a stream: wait for the rest, as the blocking call does. */
 	size_t done = (size_t)r;
 	while (done < n) {
@@ -112,7 +101,7 @@ static ssize_t unix_dgram_send(int fd, const void *buf, size_t n, int flags,
 	gr_entersyscall();
 	long r = gr_syscall6(SYS_sendto, fd, (long)buf, (long)n, flags, (long)addr, alen);
 	gr_exitsyscall();
-	return ret_errno(r);
+	return gr_ret_errno(r);
 }
 
 GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -130,7 +119,7 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		io.a[2] = (long)(n - done);
 		long r = gr_netpoll_io(&io);
 		if (r < 0)
-			return done ? (ssize_t)done : ret_errno(r);
+			return done ? (ssize_t)done : gr_ret_errno(r);
 		done += (size_t)r;
 		/* A blocking send on a stream sends everything; datagrams go whole. */
 		if (done >= n || r == 0 || io.nonblock || io.kind != GR_FD_SOCK)
@@ -165,7 +154,7 @@ GR_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return gr_real.recvmsg(fd, msg, flags);
 	struct gr_io io = {.fd = fd, .mode = GR_IO_IN, .nowait = msg_nowait, .call = msg_call,
 			   .a = {fd, (long)msg, flags}};
-	return ret_errno(gr_netpoll_io(&io));
+	return gr_ret_errno(gr_netpoll_io(&io));
 }
 
 GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -176,7 +165,7 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		gr_entersyscall(); /* see unix_dgram_send */
 		long r = gr_syscall(SYS_sendmsg, fd, msg, flags);
 		gr_exitsyscall();
-		return ret_errno(r);
+		return gr_ret_errno(r);
 	}
 	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = msg_nowait, .call = msg_call,
 			   .a = {fd, (long)msg, flags}};
@@ -186,7 +175,7 @@ GR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		total += msg->msg_iov[i].iov_len;
 	if (r <= 0 || (size_t)r >= total || io.nonblock || msg->msg_iovlen > 64 ||
 	    !is_stream(fd))
-		return ret_errno(r);
+		return gr_ret_errno(r);
 	/* A short send on a stream: send the rest (without the ancillary data, which went
 	 * with the first byte). */
 	struct iovec copy[64], *v = copy;
@@ -253,7 +242,7 @@ static int mmsg(int fd, int mode, struct mmsghdr *vec, unsigned vlen, int flags,
 		io.a[2] = vlen - done;
 		long r = gr_netpoll_io(&io);
 		if (r < 0)
-			return done ? (int)done : (int)ret_errno(r);
+			return done ? (int)done : (int)gr_ret_errno(r);
 		done += (unsigned)r;
 		if (r == 0 || io.nonblock || (mode == GR_IO_IN && (flags & MSG_WAITFORONE)))
 			break;
@@ -293,7 +282,7 @@ GR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 	long r = gr_netpoll_io(&io);
 	if (r >= 0)
 		gr_netpoll_fd_new((int)r, GR_FD_SOCK, false);
-	return (int)ret_errno(r);
+	return (int)gr_ret_errno(r);
 }
 
 GR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
@@ -342,13 +331,13 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
 		gr_entersyscall();
 		long r = gr_syscall(SYS_connect, fd, addr, alen);
 		gr_exitsyscall();
-		return (int)ret_errno(r);
+		return (int)gr_ret_errno(r);
 	}
 	long fl = gr_syscall(SYS_fcntl, fd, F_GETFL, 0);
 	if (fl < 0)
-		return (int)ret_errno(fl);
+		return (int)gr_ret_errno(fl);
 	if (fl & O_NONBLOCK)
-		return (int)ret_errno(gr_syscall(SYS_connect, fd, addr, alen));
+		return (int)gr_ret_errno(gr_syscall(SYS_connect, fd, addr, alen));
 	gr_syscall(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
 	long r = gr_syscall(SYS_connect, fd, addr, alen);
 	gr_syscall(SYS_fcntl, fd, F_SETFL, fl);
@@ -361,7 +350,7 @@ GR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
 		r = gr_syscall(SYS_connect, fd, addr, alen);
 		gr_exitsyscall();
 	}
-	return (int)ret_errno(r);
+	return (int)gr_ret_errno(r);
 }
 
 /* ---- creation, options ---------------------------------------------------------------- */

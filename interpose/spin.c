@@ -2,9 +2,7 @@
  * would livelock; green's spin a little, then yield the P (shim/futex.c). */
 #include <errno.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 GR_EXPORT int pthread_spin_init(pthread_spinlock_t *l, int pshared)
 {

@@ -28,9 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 /* Defines an interposer that brackets the real call.  args repeats params' names.  When
  * blocks (an expression of the arguments) is true, the call is expected to block and the

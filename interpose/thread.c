@@ -6,9 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 /* The attributes of threads created without an attr: glibc's defaults, which only
  * pthread_setattr_default_np changes.  Protected by default_lock. */

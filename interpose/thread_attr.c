@@ -8,9 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim.h"
-
-#define GR_EXPORT __attribute__((visibility("default")))
+#include "interpose.h"
 
 #define NAME_MAX_LEN 16 /* TASK_COMM_LEN, with the terminating NUL */
 
