@@ -731,21 +731,9 @@ void gr_netpoll_fork_child(void)
 	}
 }
 
-void gr_netpoll_close_range_begin(unsigned first, unsigned last)
-{
-	for (unsigned c = first >> CHUNK_BITS; c < NCHUNKS && c <= last >> CHUNK_BITS; c++) {
-		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
-		if (!chunk)
-			continue;
-		for (unsigned i = 0; i < CHUNK_SIZE; i++) {
-			unsigned fd = c << CHUNK_BITS | i;
-			if (fd >= first && fd <= last && !gr_netpoll_own_fd((int)fd))
-				pd_bump(&chunk[i], (int)fd, true);
-		}
-	}
-}
-
-void gr_netpoll_close_range_end(unsigned first, unsigned last)
+/* close_range/closefrom over [first, last]: begin bumps each fd's life to odd (sparing the
+ * poller's own descriptors), end bumps the lives begin left odd to even. */
+static void close_range_bump(unsigned first, unsigned last, bool begin)
 {
 	for (unsigned c = first >> CHUNK_BITS; c < NCHUNKS && c <= last >> CHUNK_BITS; c++) {
 		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
@@ -754,11 +742,23 @@ void gr_netpoll_close_range_end(unsigned first, unsigned last)
 		for (unsigned i = 0; i < CHUNK_SIZE; i++) {
 			unsigned fd = c << CHUNK_BITS | i;
 			struct pd *pd = &chunk[i];
-			if (fd >= first && fd <= last &&
-			    (atomic_load_explicit(&pd->xseq, memory_order_relaxed) & 1))
-				pd_bump(pd, (int)fd, false);
+			if (fd < first || fd > last)
+				continue;
+			if (begin ? !gr_netpoll_own_fd((int)fd)
+				  : (atomic_load_explicit(&pd->xseq, memory_order_relaxed) & 1))
+				pd_bump(pd, (int)fd, begin);
 		}
 	}
+}
+
+void gr_netpoll_close_range_begin(unsigned first, unsigned last)
+{
+	close_range_bump(first, last, true);
+}
+
+void gr_netpoll_close_range_end(unsigned first, unsigned last)
+{
+	close_range_bump(first, last, false);
 }
 
 int gr_netpoll_own_fds(int fds[2])
