@@ -27,6 +27,12 @@ void gr_sig_restore(uint64_t old);
  * parent may be a foreign thread or NULL (then the kernel mask of the caller). */
 void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent);
 
+/* gp (the calling G) is ending: its mask no longer counts in what idle Ms block. */
+void gr_sig_g_exit(struct gr_g *gp);
+
+/* In a fork child, for gp, its only G: no pending signals, the mask counts rebuilt. */
+void gr_sig_fork_child(struct gr_g *gp);
+
 /* The M's kernel mask for a new M (read once) and, on every switch to gp, the G's mask
  * loaded into the kernel when it differs from what the M has (one compare otherwise). */
 void gr_sig_m_init(struct gr_m *mp);

@@ -12,8 +12,8 @@
  *    a signal every G blocks stays pending in the process until a G unblocks it or
  *    sigwaits for it.  For that, no thread without a G may take one: sysmon blocks every
  *    signal from birth, an M asleep in stopm blocks every signal, and an M back on g0
- *    (spinning) blocks at least every signal any G has ever blocked (blocked_any: with
- *    one mask shared by all Gs that is the mask it has, so it costs nothing).  When that
+ *    (spinning) blocks at least every signal some live G blocks (sigblocked.h: with one
+ *    mask shared by all Gs that is the mask it has, so it costs nothing).  When that
  *    set grows, grow_blocked widens the mask of every M on g0 before pthread_sigmask
  *    returns (a SIGCANCEL whose handler edits the mask sigreturn restores): a kill right
  *    after the program blocks a signal must not find a spinning M with the old mask.
@@ -61,6 +61,7 @@
 #include "proc.h"
 #include "real.h"
 #include "sig.h"
+#include "sigblocked.h"
 
 #define ALL_BLOCKED (~0ull & ~GR_SIG_UNBLOCKABLE)
 
@@ -71,12 +72,6 @@ struct ksigaction {
 	void (*restorer)(void);
 	uint64_t mask;
 };
-
-/* Every signal any G has ever blocked (only grows).  An M off its G (on g0: spinning,
- * idle) blocks at least these, so the kernel never picks it for a process-directed signal
- * that the Gs block; with one mask shared by all Gs (the common case) that is the mask the
- * M already has, and costs nothing. */
-static _Atomic uint64_t blocked_any;
 
 _Atomic uint64_t gr_sig_kernel_open;
 
@@ -113,6 +108,35 @@ static pid_t getpid_raw(void)
 	return (pid_t)gr_syscall(SYS_getpid, 0, 0, 0);
 }
 
+/* What an M off its G must block. */
+static uint64_t idle_blocked(void)
+{
+	return gr_sigblocked_any() & ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+}
+
+/* The blocked-anywhere set has grown (gr_sigblocked_move): every M that runs no G (spinning on
+ * g0) gets it before this returns, through SIGCANCEL, whose handler ORs it into the mask
+ * the kernel restores on sigreturn.  Ms asleep in stopm block everything already; an M
+ * running a G loads the new set when it comes back to g0 (the seq_cst pair with execute).
+ * Rare: in most programs the set grows once, at start-up. */
+static void grow_blocked(void)
+{
+	uint64_t b = idle_blocked();
+	pid_t pid = getpid_raw();
+
+	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
+	     mp = mp->alllink) {
+		if (mp->dead || __atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) ||
+		    (__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) == b)
+			continue;
+		if (gr_syscall(SYS_tgkill, pid, mp->ktid, GR_SIGCANCEL) != 0)
+			continue;
+		while ((__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) != b &&
+		       !__atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) && !mp->dead)
+			gr_arch_pause();
+	}
+}
+
 void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask)
 {
 	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
@@ -147,33 +171,10 @@ void gr_sig_m_idle(struct gr_m *mp)
 	/* Loop: a grow_blocked that signalled this M while it was setting its mask has its
 	 * widened mask overwritten by ours, so look again until the set is stable. */
 	for (;;) {
-		uint64_t b = atomic_load_explicit(&blocked_any, memory_order_seq_cst);
+		uint64_t b = idle_blocked();
 		if ((mp->sigmask & b) == b)
 			return;
 		gr_sig_setmask_m(mp, mp->sigmask | b);
-	}
-}
-
-/* The blocked-anywhere set grows by add: every M that runs no G (spinning on g0) gets it
- * before this returns, through SIGCANCEL, whose handler ORs it into the mask the kernel
- * restores on sigreturn.  Ms asleep in stopm block everything already; an M running a G
- * loads the new set when it comes back to g0 (the seq_cst pair with execute).  Rare: in
- * most programs the set grows once, at start-up. */
-static void grow_blocked(uint64_t add)
-{
-	uint64_t b = atomic_fetch_or_explicit(&blocked_any, add, memory_order_seq_cst) | add;
-	pid_t pid = getpid_raw();
-
-	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
-	     mp = mp->alllink) {
-		if (mp->dead || __atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) ||
-		    (__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) == b)
-			continue;
-		if (gr_syscall(SYS_tgkill, pid, mp->ktid, GR_SIGCANCEL) != 0)
-			continue;
-		while ((__atomic_load_n(&mp->sigmask, __ATOMIC_ACQUIRE) & b) != b &&
-		       !__atomic_load_n(&mp->curg, __ATOMIC_SEQ_CST) && !mp->dead)
-			gr_arch_pause();
 	}
 }
 
@@ -183,16 +184,31 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 	                        atomic_load_explicit(&parent->xsigmask, memory_order_relaxed) :
 	                        kmask_get();
 
-	atomic_store_explicit(&gp->xsigmask, mask & ~GR_SIG_UNBLOCKABLE, memory_order_relaxed);
-	uint64_t kmask = mask & ~GR_SIG_UNBLOCKABLE &
-	                 ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
-	if (kmask & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
-		grow_blocked(kmask);
+	mask &= ~GR_SIG_UNBLOCKABLE;
+	atomic_store_explicit(&gp->xsigmask, mask, memory_order_relaxed);
+	if (gr_sigblocked_move(0, mask))
+		grow_blocked();
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->sigwaitset = 0;
 	gp->intr_claim = NULL;
 	gp->intr_arg = NULL;
+	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
+}
+
+void gr_sig_g_exit(struct gr_g *gp)
+{
+	gr_sigblocked_move(atomic_load_explicit(&gp->xsigmask, memory_order_relaxed), 0);
+}
+
+void gr_sig_fork_child(struct gr_g *gp)
+{
+	/* POSIX: the child's pending signals are empty; its mask is the caller's, and the
+	 * caller is the only G left to count. */
+	gr_sigblocked_reset();
+	gr_sigblocked_move(0, atomic_load_explicit(&gp->xsigmask, memory_order_relaxed));
+	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
+	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 }
 
@@ -240,7 +256,7 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 {
 	struct gr_g *gp = gr_getg();
 
-	if (!gr_g_schedulable(gp)) {
+	if (!gr_g_schedulable(gp) || gp->m->in_preempt_handler) {
 		uint64_t s = set ? set64(set) & ~GR_SIG_UNBLOCKABLE : 0, o = 0;
 		if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
 			return EINVAL;
@@ -268,9 +284,8 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 	default:
 		return EINVAL;
 	}
-	uint64_t knext = next & ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
-	if (knext & ~atomic_load_explicit(&blocked_any, memory_order_relaxed))
-		grow_blocked(knext);
+	if (gr_sigblocked_move(cur, next))
+		grow_blocked();
 	/* Seq_cst store, then the load of xsigpend in deliver: pairs with the sender's
 	 * seq_cst fetch_or then load of the mask, so one of them sees the other. */
 	atomic_store_explicit(&gp->xsigmask, next, memory_order_seq_cst);
@@ -493,7 +508,7 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	struct gr_g *gp = GR_PT(tp, GR_TCB_G, struct gr_g *);
 	if (gp && gp->is_g0 && gp->m) { /* grow_blocked: widen the mask sigreturn restores */
 		struct gr_m *mp = gp->m;
-		uint64_t b = atomic_load_explicit(&blocked_any, memory_order_seq_cst), k;
+		uint64_t b = idle_blocked(), k;
 		ucontext_t *ctx = uc;
 		memcpy(&k, &ctx->uc_sigmask, sizeof(k));
 		k |= b | mp->sigmask;
@@ -542,8 +557,7 @@ int gr_signal_init(void)
 	if (gp && gr_g_schedulable(gp)) {
 		atomic_store_explicit(&gp->xsigmask, cur & ~GR_SIG_UNBLOCKABLE,
 		                      memory_order_relaxed);
-		atomic_store_explicit(&blocked_any, cur & ~GR_SIG_UNBLOCKABLE,
-		                      memory_order_relaxed);
+		gr_sigblocked_move(0, cur & ~GR_SIG_UNBLOCKABLE);
 		gp->m->sigmask = cur;
 	}
 	struct ksigaction ka = {

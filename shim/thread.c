@@ -78,6 +78,7 @@ static void g_finish(struct gr_g *gp)
 	gr_tls_exit(gp);
 	if (gp->robust_list)
 		gr_mutex_robust_exit(gp); /* EOWNERDEAD for the next lockers */
+	gr_sig_g_exit(gp);
 	if (atomic_fetch_sub_explicit(&gr_sched.xnlive, 1, memory_order_acq_rel) == 1 &&
 	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_acquire))
 		exit(0);
