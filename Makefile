@@ -25,7 +25,8 @@ HEADERS   := $(wildcard shim/*.h shim/arch/x86_64/*.h interpose/*.h)
 
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
 PRELOAD   := $(patsubst tests/preload/%.c,$(BUILD)/tests/preload/%,$(wildcard tests/preload/*.c))
-TPROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.c)) \
+TPROGS    := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(filter-out tests/progs/lib%,$(wildcard tests/progs/*.c))) \
+             $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%.so,$(wildcard tests/progs/lib*.c)) \
              $(patsubst tests/progs/%.cc,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.cc))
 RUSTC     ?= $(shell command -v rustc 2>/dev/null || ls $(HOME)/.cargo/bin/rustc 2>/dev/null)
 TPROGS    += $(if $(RUSTC),$(patsubst tests/progs/%.rs,$(BUILD)/tests/progs/%,$(wildcard tests/progs/*.rs)))
@@ -70,6 +71,11 @@ $(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h
 $(BUILD)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $< -lm
+
+# Modules the test programs load with dlopen.
+$(BUILD)/tests/progs/lib%.so: tests/progs/lib%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -fPIC -shared -o $@ $<
 
 # symver_2_34.c is symver_2_2_5.c built against another symbol version.
 $(BUILD)/tests/progs/symver_2_34: tests/progs/symver_2_2_5.c

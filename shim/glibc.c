@@ -59,12 +59,13 @@ int gr_glibc_init(void)
 	char *tp = gr_arch_tp();
 
 	gr_glibc.dl_allocate_tls = dlsym(RTLD_DEFAULT, "_dl_allocate_tls");
+	gr_glibc.dl_allocate_tls_init = dlsym(RTLD_DEFAULT, "_dl_allocate_tls_init");
 	gr_glibc.dl_deallocate_tls = dlsym(RTLD_DEFAULT, "_dl_deallocate_tls");
 	gr_glibc.ctype_init = dlsym(RTLD_DEFAULT, "__ctype_init");
 	gr_glibc.call_tls_dtors = dlsym(RTLD_DEFAULT, "__call_tls_dtors");
 	gr_glibc.keys = dlsym(RTLD_DEFAULT, "__pthread_keys");
 	if (!get_static_info || !rseq_offset || !gr_glibc.dl_allocate_tls ||
-	    !gr_glibc.dl_deallocate_tls || !gr_glibc.ctype_init || !gr_glibc.call_tls_dtors ||
+	    !gr_glibc.dl_allocate_tls_init || !gr_glibc.dl_deallocate_tls || !gr_glibc.ctype_init || !gr_glibc.call_tls_dtors ||
 	    !gr_glibc.keys) {
 		complain("a GLIBC_PRIVATE symbol is missing");
 		return -ENOTSUP;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 /* Offsets in struct pthread (ptype /o struct pthread, glibc 2.36). */
+#define GR_PT_DTV 8 /* tcbhead_t.dtv: dtv[-1].counter entries, dtv[0] the generation */
 #define GR_PT_MULTIPLE_THREADS 24
 #define GR_PT_SYSINFO 32
 #define GR_PT_STACK_GUARD 40
@@ -38,6 +39,7 @@ struct gr_glibc {
 	size_t tls_static_size;	 /* static TLS plus struct pthread */
 	size_t tls_static_align;
 	void *(*dl_allocate_tls)(void *tcb);
+	void *(*dl_allocate_tls_init)(void *tcb); /* over the dtv the TCB already has */
 	void (*dl_deallocate_tls)(void *tcb, bool dealloc_tcb);
 	void (*ctype_init)(void);
 	void (*call_tls_dtors)(void);

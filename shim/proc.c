@@ -44,7 +44,12 @@
 #include "timer.h"
 #include "tls.h"
 
-#define SPIN_NS 50000		/* how long a spinning M looks for work before sleeping */
+#ifndef SPIN_NS
+#define SPIN_NS 50000
+#endif
+#ifndef SPIN_PAUSES
+#define SPIN_PAUSES 64
+#endif
 #define RUNNEXT_GRACE_NS 3000	/* a victim's runnext is left alone this long (Go: 3us) */
 #define M_STACK_SIZE (256 * 1024)
 
@@ -451,15 +456,17 @@ static void run_due_timers(void)
 }
 
 /* True when victim's runnext has waited long enough that its owner is not about to run it
- * (Go sleeps 3us before stealing a running P's runnext). */
+ * (Go sleeps 3us before stealing a running P's runnext).  The owner started no G in the
+ * meantime: counting time slices instead would call a ping-pong through runnext (which
+ * inherits the slice) stuck, and steal its Gs back and forth between Ms. */
 static bool runnext_stale(struct gr_p *victim)
 {
-	uint32_t tick = __atomic_load_n(&victim->schedtick, __ATOMIC_RELAXED);
+	uint32_t n = __atomic_load_n(&victim->nexec, __ATOMIC_RELAXED);
 	int64_t until = gr_nanotime() + RUNNEXT_GRACE_NS;
 
 	while (gr_nanotime() < until)
 		gr_arch_pause();
-	return __atomic_load_n(&victim->schedtick, __ATOMIC_RELAXED) == tick;
+	return __atomic_load_n(&victim->nexec, __ATOMIC_RELAXED) == n;
 }
 
 static struct gr_g *steal_work(struct gr_m *mp, bool *inherit)
@@ -533,7 +540,7 @@ top:
 		if (!spin_until)
 			spin_until = gr_nanotime() + SPIN_NS;
 		if (gr_nanotime() < spin_until) {
-			for (int i = 0; i < 64; i++)
+			for (int i = 0; i < SPIN_PAUSES; i++)
 				gr_arch_pause();
 			goto top;
 		}
@@ -672,6 +679,7 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 
 	if (!inherit)
 		__atomic_store_n(&pp->schedtick, pp->schedtick + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&pp->nexec, pp->nexec + 1, __ATOMIC_RELAXED);
 	GR_DASSERT(atomic_load_explicit(&gp->xstatus, memory_order_relaxed) == GR_G_RUNNABLE);
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	gp->m = mp;

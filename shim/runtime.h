@@ -250,6 +250,9 @@ struct gr_p {
 
 	/* Owned by the M holding the P. */
 	uint32_t schedtick; /* incremented on each new time slice */
+	/* Incremented on every G it starts, runnext's included (relaxed; thieves read it to
+	 * tell a P that is about to run its runnext from one stuck in a long G). */
+	uint32_t nexec;
 	struct gr_g *gfree; /* cache of exited Gs for reuse (stack.c) */
 	int ngfree;
 

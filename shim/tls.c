@@ -163,20 +163,44 @@ void gr_tls_fini(struct gr_g *gp, bool donate)
 	gr_tls_on_m(call_deallocate_tls, gp->tcb);
 }
 
+/* glibc's dtv entry (dl-tls.h): a counter, or a module's block and what to free. */
+union gr_dtv {
+	size_t counter;
+	struct {
+		void *val;
+		void *to_free;
+	} pointer;
+};
+
+static void call_allocate_tls_init(void *arg)
+{
+	struct alloc_tls *a = arg;
+
+	a->ret = gr_glibc.dl_allocate_tls_init(a->tcb);
+}
+
+/* As glibc does for a cached thread stack: the dtv stays; the blocks of modules loaded
+ * with dlopen are freed and every entry cleared, and _dl_allocate_tls_init fills it in
+ * again (resizing it if modules were loaded since) and copies every static TLS image. */
 int gr_tls_reinit(struct gr_g *gp)
 {
 	size_t n = gr_glibc.libc_tls_size;
 	char saved[n];
-	struct alloc_tls a = {gp->tcb, NULL};
+	void *tcb = gp->tcb;
+	union gr_dtv *dtv = GR_PT(tcb, GR_PT_DTV, union gr_dtv *);
+	struct alloc_tls a = {tcb, NULL};
 
-	memcpy(saved, libc_block(gp->tcb), n);
-	gr_tls_on_m(call_deallocate_tls, gp->tcb);
-	fill_pthread(gp, gp->tcb);
-	gr_tls_on_m(call_allocate_tls, &a);
+	memcpy(saved, libc_block(tcb), n);
+	for (size_t i = 1; i <= dtv[-1].counter; i++)
+		free(dtv[i].pointer.to_free);
+	memset(dtv, 0, (dtv[-1].counter + 1) * sizeof(*dtv));
+	fill_pthread(gp, tcb);
+	GR_PT(tcb, GR_PT_DTV, union gr_dtv *) = dtv;
+	gr_tls_on_m(call_allocate_tls_init, &a);
 	if (!a.ret)
 		return -EAGAIN;
-	memcpy(libc_block(gp->tcb), saved, n);
-	reset_libc_words(gp->tcb);
+	memcpy(libc_block(tcb), saved, n);
+	reset_libc_words(tcb);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
  * Each program runs natively and under green with GREEN_MAXPROCS = 1, 2 and 4; both runs
  * must exit 0 with TLS=ok / CXX=ok, and green's stdout must equal native's line for line
  * (every line the programs print is deterministic: counts and ok/FAIL, no addresses).
+ * tests/progs/tls_dlopen: the TLS of a module loaded with dlopen.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -36,4 +37,20 @@ ParameterizedTest(int *procs, tls, cxx_tls_native_vs_green, .timeout = 90)
 {
 	const char *args[] = {"32", "50", NULL};
 	gr_test_native_vs_green("cxx_tls", args, *procs, "CXX", "ok", true, 40);
+}
+
+ParameterizedTestParameters(tls, dlopen_tls_native_vs_green)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, sizeof procs / sizeof procs[0]);
+}
+
+/* A module's TLS loaded with dlopen, in Gs that reuse exited Gs' memory (green keeps
+ * their dtv and rebuilds it as glibc does for a cached stack). */
+ParameterizedTest(int *procs, tls, dlopen_tls_native_vs_green, .timeout = 90)
+{
+	char *mod = gr_test_prog("libtlsmod.so");
+	const char *args[] = {mod, "200", "8", NULL};
+	gr_test_native_vs_green("tls_dlopen", args, *procs, "TLSDL", "ok", true, 40);
+	free(mod);
 }
