@@ -9,9 +9,10 @@
 #include "interpose.h"
 
 /* The attributes of threads created without an attr: glibc's defaults, which only
- * pthread_setattr_default_np changes.  Protected by default_lock. */
+ * pthread_setattr_default_np changes, read once and kept parsed.  Protected by
+ * default_lock. */
 static struct gr_lock default_lock = GR_LOCK_INIT;
-static pthread_attr_t default_attr;
+static struct gr_thread_attr default_attr;
 static bool have_default;
 static bool default_changed; /* the program set its own defaults: their stack size rules */
 
@@ -61,11 +62,24 @@ static int read_default_attr(struct gr_thread_attr *a)
 	int r = 0;
 
 	gr_lock(&default_lock);
-	if (!have_default)
-		r = pthread_getattr_default_np(&default_attr);
-	have_default = r == 0;
-	if (r == 0)
-		r = read_attr(&default_attr, a, true);
+	if (!have_default) {
+		pthread_attr_t attr;
+		free(default_attr.affinity);
+		memset(&default_attr, 0, sizeof(default_attr));
+		if ((r = pthread_getattr_default_np(&attr)) == 0) {
+			r = read_attr(&attr, &default_attr, true);
+			pthread_attr_destroy(&attr);
+		}
+		have_default = r == 0;
+	}
+	*a = default_attr;
+	a->affinity = NULL;
+	if (r == 0 && default_attr.affinity) {
+		if ((a->affinity = malloc(default_attr.affinity_size)))
+			memcpy(a->affinity, default_attr.affinity, default_attr.affinity_size);
+		else
+			r = ENOMEM;
+	}
 	gr_unlock(&default_lock);
 	return r;
 }
@@ -76,8 +90,6 @@ GR_EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
 
 	if (r == 0 && gr_is_ready()) {
 		gr_lock(&default_lock);
-		if (have_default)
-			pthread_attr_destroy(&default_attr);
 		have_default = false;
 		default_changed = true;
 		gr_unlock(&default_lock);

@@ -159,7 +159,11 @@ static size_t top_reserve(void)
 
 size_t gr_stack_min(void)
 {
-	return round_up(PTHREAD_STACK_MIN + top_reserve(), gr_stack_page());
+	static size_t min; /* PTHREAD_STACK_MIN is a sysconf call since glibc 2.34 */
+
+	if (!min)
+		min = round_up(PTHREAD_STACK_MIN + top_reserve(), gr_stack_page());
+	return min;
 }
 
 /* Places TCB, TLS and the G at the top of [lo, hi) and fills the G's memory fields. */
