@@ -22,9 +22,11 @@
  * keeps looking for SPIN_NS before it gives up its P: that turns the futex wake of a
  * ping-pong between two Gs into a no-op most of the time.
  *
- * Rejected: switching directly from G to G without g0 (saves one switch, but then the
- * parking G's unlock would run on the next G's stack, and exit could not free the stack it
- * runs on); a lock around each P (Go moved to lock-free local queues for good reasons).
+ * A park whose successor is the P's runnext skips g0 altogether (park_direct, below).
+ *
+ * Rejected: switching directly from G to G for exits and yields as well (an exit is rare
+ * next to parks, a yield must look at the whole queue); a lock around each P (Go moved to
+ * lock-free local queues for good reasons).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -690,6 +692,8 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
 	gr_sig_switch(mp, gp);
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
+	/* Back on g0 from mp->curg: gp, or a G that gp (or a successor) parked into. */
+	gp = mp->curg;
 	/* Seq_cst, then the load of the blocked set in gr_sig_m_idle: pairs with
 	 * signal.c's grow_blocked (store the set, then load curg). */
 	__atomic_store_n(&mp->curg, NULL, __ATOMIC_SEQ_CST);
@@ -718,12 +722,76 @@ static void schedule(struct gr_m *mp)
  * queues itself and idles the M, exactly as gr_exitsyscall does when its P was retaken.
  * g0 always runs pinned, as does an M in a wrapped system call (retake's business).
  */
+/*
+ * Parking straight into the next G.  When the G that the scheduler would pick next is
+ * the P's runnext (no global-queue turn due, no expired timer) and it runs with the same
+ * signal mask, the parking G switches to it directly instead of through g0: one context
+ * switch instead of two, and no trip through findrunnable.  What g0 would have done
+ * first (finish_op: mark the G waiting, run its unlockf) the next G does as soon as it
+ * runs (complete_prev), still pinned, before returning to its own code.  Every place a
+ * G resumes calls complete_prev: the return from switch_to_g0_pinned, and g_main for a
+ * G that runs for the first time.  The parked G is off its stack by then, which is all
+ * that finish_op needs; its unlockf just runs on another G's stack instead of g0's.
+ */
+static struct gr_g *direct_next(struct gr_m *mp)
+{
+	struct gr_p *pp = mp->p;
+
+	if (pp->schedtick % 61 == 0 &&
+	    atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed))
+		return NULL;
+	int64_t t = earliest_timer();
+	if (t != INT64_MAX && t <= gr_nanotime())
+		return NULL;
+	struct gr_g *next = atomic_load_explicit(&pp->xrunnext, memory_order_relaxed);
+	if (!next || gr_sig_want(next) != mp->sigmask)
+		return NULL;
+	return gr_runq_take_runnext(pp);
+}
+
+static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
+{
+	struct gr_p *pp = mp->p;
+	uint64_t now = gr_arch_cputicks();
+
+	GR_DASSERT(atomic_load_explicit(&next->xstatus, memory_order_relaxed) == GR_G_RUNNABLE);
+	if (gp->run_since)
+		gp->cputicks += now - gp->run_since;
+	gp->run_since = 0;
+	__atomic_store_n(&pp->nexec, pp->nexec + 1, __ATOMIC_RELAXED);
+	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
+	next->m = mp;
+	next->run_since = now;
+	mp->curg = next;
+	mp->prevg = gp;
+	gr_ctx_switch(&gp->ctx, &next->ctx);
+}
+
+void gr_proc_complete_prev(void)
+{
+	struct gr_g *gp = gr_getg();
+	struct gr_m *mp = gp->m;
+	struct gr_g *prev = mp->prevg;
+
+	if (!prev)
+		return;
+	mp->prevg = NULL;
+	finish_op(mp, prev);
+	/* Unpinned, as execute leaves the G it starts. */
+	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
+}
+
 static void switch_to_g0_pinned(struct gr_g *gp, enum gr_switch_op op)
 {
 	struct gr_m *mp = gp->m;
+	struct gr_g *next;
 
 	mp->op = op;
-	gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
+	if (op == GR_OP_PARK && (next = direct_next(mp)))
+		park_direct(mp, gp, next);
+	else
+		gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
+	gr_proc_complete_prev();
 }
 
 /* The running M lost its P to sysmon.  Returns holding a P, pinned, maybe on another M. */

@@ -9,11 +9,16 @@
  * Returns 0 or a negative errno. */
 int gr_proc_init(int nprocs, int maxthreads);
 
-/* Parks the running G: on its M's g0, marks it waiting, then calls unlockf(arg) (which
- * typically releases the lock protecting the wait queue the G is on, so no waker can
- * ready it before it is off its stack).  Returns when some M runs it again after
- * gr_ready.  The G must be schedulable (gr_g_schedulable). */
+/* Parks the running G: once it is off its stack, marks it waiting, then calls
+ * unlockf(arg) (which typically releases the lock protecting the wait queue the G is on,
+ * so no waker can ready it before it is off its stack).  unlockf runs on the M's g0, or
+ * on the G that runs next when the G switches straight to it.  Returns when some M runs
+ * it again after gr_ready.  The G must be schedulable (gr_g_schedulable). */
 void gr_park(void (*unlockf)(void *), void *arg);
+
+/* First thing a G does when it runs for the first time (g_main): completes the operation
+ * of the G that switched straight to it, if any (see proc.c, park_direct). */
+void gr_proc_complete_prev(void);
 
 /* Makes a waiting G runnable: into the current P's runnext (it runs next, in the current
  * time slice) or the global queue, then wakes an idle P if one is idle and no M spins.

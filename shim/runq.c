@@ -82,18 +82,25 @@ void gr_runq_put(struct gr_p *pp, struct gr_g *gp, bool next)
 	}
 }
 
-struct gr_g *gr_runq_get(struct gr_p *pp, bool *inherit)
+struct gr_g *gr_runq_take_runnext(struct gr_p *pp)
 {
 	struct gr_g *next = atomic_load_explicit(&pp->xrunnext, memory_order_relaxed);
 
-	/* Only the owner clears runnext to non-NULL values; thieves may take it too. */
+	/* Only the owner sets runnext to non-NULL values; thieves may take it too. */
 	if (next && atomic_compare_exchange_strong_explicit(&pp->xrunnext, &next, NULL,
 							    memory_order_acq_rel,
-							    memory_order_relaxed)) {
-		*inherit = true;
+							    memory_order_relaxed))
 		return next;
-	}
-	*inherit = false;
+	return NULL;
+}
+
+struct gr_g *gr_runq_get(struct gr_p *pp, bool *inherit)
+{
+	struct gr_g *next = gr_runq_take_runnext(pp);
+
+	*inherit = next != NULL;
+	if (next)
+		return next;
 	for (;;) {
 		uint32_t head = atomic_load_explicit(&pp->xrunqhead, memory_order_acquire);
 		uint32_t tail = atomic_load_explicit(&pp->xrunqtail, memory_order_relaxed);

@@ -14,6 +14,9 @@ void gr_runq_put(struct gr_p *pp, struct gr_g *gp, bool next);
  * runnext: it inherits the current time slice.  Only the M holding pp may call this. */
 struct gr_g *gr_runq_get(struct gr_p *pp, bool *inherit);
 
+/* Takes pp's runnext alone, or returns NULL.  Only the M holding pp may call this. */
+struct gr_g *gr_runq_take_runnext(struct gr_p *pp);
+
 /* Steals about half of victim's queue into pp's (which must be empty) and returns one G
  * to run, or NULL.  steal_next allows taking victim's runnext.  Any M holding pp. */
 struct gr_g *gr_runq_steal(struct gr_p *pp, struct gr_p *victim, bool steal_next);

@@ -189,10 +189,12 @@ struct gr_m {
 	struct gr_m *alllink; /* gr_sched.xallm list; immutable once linked */
 	bool dead;	    /* its OS thread has ended (the main G's pthread_exit) */
 
-	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op). */
+	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op), or by
+	 * the G it switched to directly (prevg: see proc.c's park_direct). */
 	enum gr_switch_op op;
 	void (*unlockf)(void *);
 	void *unlockarg;
+	struct gr_g *prevg;
 
 	/* Protected by gr_sched.lock: the idle-M list, and the P handed over by startm. */
 	struct gr_m *schedlink;

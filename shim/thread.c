@@ -91,6 +91,7 @@ static void g_main(void *arg)
 	struct gr_g *gp = arg;
 	__pthread_unwind_buf_t ub;
 
+	gr_proc_complete_prev();
 	gr_tls_start();
 	/* With savemask 0, __sigsetjmp writes only the jump buffer and mask_was_saved: the
 	 * 72 bytes of __cancel_jmp_buf (glibc's start_thread makes the same cast). */

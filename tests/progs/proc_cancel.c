@@ -123,14 +123,17 @@ static void *in_read(void *a)
 	return NULL;
 }
 
-static atomic_int disabled_reached;
+static atomic_int disabled_reached, cancels_sent;
 static void *disabled(void *a)
 {
 	(void)a;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	atomic_fetch_add(&ready, 1);
-	struct timespec ts = {0, 100 * 1000 * 1000};
-	nanosleep(&ts, NULL); /* the request arrives meanwhile: ignored */
+	/* The request arrives meanwhile and is ignored, at cancellation points too.  Waiting
+	 * for main to have sent it, not for a time: a loaded machine may take any time. */
+	struct timespec ts = {0, 1000 * 1000};
+	while (!atomic_load(&cancels_sent))
+		nanosleep(&ts, NULL);
 	atomic_store(&disabled_reached, 1);
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 	pthread_testcancel();
@@ -197,6 +200,7 @@ int main(void)
 	for (int i = 0; i < n; i++)
 		if (fns[i] != self_cancel && fns[i] != exits)
 			pthread_cancel(t[i]);
+	atomic_store(&cancels_sent, 1);
 	for (int i = 0; i < n; i++) {
 		void *rv;
 		pthread_join(t[i], &rv);
