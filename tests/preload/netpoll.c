@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -251,4 +252,103 @@ ParameterizedTest(int *maxprocs, netpoll, memcached, .timeout = 120)
 	gr_test_result_free(&client);
 	gr_test_result_free(&s.r);
 	free(cli);
+}
+
+/* ---- Redis (Debian's) under green: its I/O threads and redis-benchmark's threads ------ */
+
+/* Waits (up to 20 s) until something accepts connections on the loopback port. */
+static bool wait_listening(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 2000; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		int r = connect(s, (struct sockaddr *)&a, sizeof a);
+		close(s);
+		if (r == 0)
+			return true;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* redis-cli -p port args...: its stdout, asserted to exit 0 (malloc'd). */
+static char *redis_cli(const char *port, const char *a1, const char *a2)
+{
+	const char *argv[] = {"/usr/bin/redis-cli", "-p", port, a1, a2, NULL};
+	struct gr_test_result r = {0};
+
+	gr_test_run_native(argv, NULL, RUN_TIMEOUT_S, &r);
+	gr_test_assert_ok(&r);
+	char *out = strdup(r.out);
+	gr_test_result_free(&r);
+	return out;
+}
+
+#define REDIS_N "20000"
+
+/* redis-server --io-threads 2 and redis-benchmark --threads 2, both under green (maxprocs
+ * 2) or both native (0): every INCR and LPUSH of the benchmark lands, as natively.  Not
+ * with one P: Redis's main thread busy-waits for its I/O threads (and they for it), so
+ * each event-loop round there lasts a preemption tick (10 ms), as on a one-CPU machine. */
+ParameterizedTestParameters(netpoll, redis)
+{
+	static int procs[] = {0, 2};
+	return cr_make_param_array(int, procs, 2);
+}
+
+ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 150)
+{
+	if (access("/usr/bin/redis-server", X_OK) != 0 ||
+	    access("/usr/bin/redis-benchmark", X_OK) != 0)
+		cr_skip("redis is not installed (apt-get install redis-server redis-tools)");
+	gr_test_need_lib();
+	char port[16];
+	int p = free_port();
+	snprintf(port, sizeof port, "%d", p);
+	const char *sargv[] = {"/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
+			       "--io-threads", "2", "--io-threads-do-reads", "yes", "--save", "",
+			       "--appendonly", "no", NULL};
+	const char *bargv[] = {"/usr/bin/redis-benchmark", "-p", port, "--threads", "2", "-c", "16",
+			       "-n", REDIS_N, "-t", "set,get,incr,lpush", "-q", NULL};
+	struct server_run s = {.argv = sargv, .maxprocs = *maxprocs};
+	struct gr_test_result bench = {0};
+	pthread_t t;
+
+	cr_assert(pthread_create(&t, NULL, run_server, &s) == 0);
+	bool up = wait_listening(p);
+	if (up) {
+		if (*maxprocs)
+			gr_test_run_green(bargv, *maxprocs, NULL, RUN_TIMEOUT_S, &bench);
+		else
+			gr_test_run_native(bargv, NULL, RUN_TIMEOUT_S, &bench);
+	}
+	char *counter = up ? redis_cli(port, "get", "counter:__rand_int__") : NULL;
+	char *llen = up ? redis_cli(port, "llen", "mylist") : NULL;
+	if (up)
+		free(redis_cli(port, "shutdown", "nosave"));
+	pthread_join(t, NULL); /* not up: the run's deadline stops the server */
+	cr_assert(up, "redis-server never listened: %s", gr_test_describe(&s.r));
+	gr_test_assert_ok(&bench);
+	/* One "NAME: N requests per second" line per test, after \r-separated progress. */
+	int tests = 0;
+	char *text = strdup(bench.out);
+	for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+		if (!strstr(line, " requests per second"))
+			continue;
+		cr_log_info("redis %s MAXPROCS=%d: %s", *maxprocs ? "green" : "native", *maxprocs,
+			    line);
+		tests++;
+	}
+	free(text);
+	cr_assert_eq(tests, 4, "redis-benchmark: %s", gr_test_describe(&bench));
+	cr_assert(gr_test_has_line(counter, REDIS_N), "INCR count: %s", counter);
+	cr_assert(gr_test_has_line(llen, REDIS_N), "LPUSH count: %s", llen);
+	cr_assert(!s.r.timed_out, "redis-server did not stop on shutdown: %s",
+		  gr_test_describe(&s.r));
+	free(counter);
+	free(llen);
+	gr_test_result_free(&bench);
+	gr_test_result_free(&s.r);
 }
