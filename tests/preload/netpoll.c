@@ -22,7 +22,7 @@
 
 #define RUN_TIMEOUT_S 60.0
 
-static const char *const net_cases[] = {"pipe", "bigwrite", "nonblock", "timeouts",
+static const char *const net_cases[] = {"pipe", "paired", "bigwrite", "nonblock", "timeouts",
 					"pollwait", "eventfd",	"tcp",	    "reset",
 					"udp",	    "many",	"churn",    "fifo", "sendfile", "misc", "closefrom"};
 #define NNET ((int)(sizeof net_cases / sizeof net_cases[0]))
