@@ -152,18 +152,20 @@ static int free_port(void)
 
 struct server_run {
 	const char *const *argv;
-	int maxprocs; /* 0: native */
+	int maxprocs;	  /* 0: native */
+	double timeout_s; /* 0: RUN_TIMEOUT_S */
 	struct gr_test_result r;
 };
 
 static void *run_server(void *arg)
 {
 	struct server_run *s = arg;
+	double t = s->timeout_s ? s->timeout_s : RUN_TIMEOUT_S;
 	/* The deadline kills the server whatever happens; it also has its own alarm. */
 	if (s->maxprocs)
-		gr_test_run_green(s->argv, s->maxprocs, NULL, RUN_TIMEOUT_S, &s->r);
+		gr_test_run_green(s->argv, s->maxprocs, NULL, t, &s->r);
 	else
-		gr_test_run_native(s->argv, NULL, RUN_TIMEOUT_S, &s->r);
+		gr_test_run_native(s->argv, NULL, t, &s->r);
 	return NULL;
 }
 
@@ -273,20 +275,19 @@ static bool wait_listening(int port)
 	return false;
 }
 
-/* redis-cli -p port args...: its stdout, asserted to exit 0 (malloc'd). */
+/* redis-cli -p port a1 a2: its stdout (malloc'd), or NULL when it failed. */
 static char *redis_cli(const char *port, const char *a1, const char *a2)
 {
 	const char *argv[] = {"/usr/bin/redis-cli", "-p", port, a1, a2, NULL};
 	struct gr_test_result r = {0};
 
 	gr_test_run_native(argv, NULL, RUN_TIMEOUT_S, &r);
-	gr_test_assert_ok(&r);
-	char *out = strdup(r.out);
+	char *out = gr_test_ok(&r) ? strdup(r.out) : NULL;
 	gr_test_result_free(&r);
 	return out;
 }
 
-#define REDIS_N "20000"
+#define REDIS_N "5000"
 
 /* redis-server --io-threads 2 and redis-benchmark --threads 2, both under green (maxprocs
  * 2) or both native (0): every INCR and LPUSH of the benchmark lands, as natively.  Not
@@ -298,7 +299,7 @@ ParameterizedTestParameters(netpoll, redis)
 	return cr_make_param_array(int, procs, 2);
 }
 
-ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 150)
+ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 180)
 {
 	if (access("/usr/bin/redis-server", X_OK) != 0 ||
 	    access("/usr/bin/redis-benchmark", X_OK) != 0)
@@ -312,7 +313,8 @@ ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 150)
 			       "--appendonly", "no", NULL};
 	const char *bargv[] = {"/usr/bin/redis-benchmark", "-p", port, "--threads", "2", "-c", "16",
 			       "-n", REDIS_N, "-t", "set,get,incr,lpush", "-q", NULL};
-	struct server_run s = {.argv = sargv, .maxprocs = *maxprocs};
+	/* The server outlives the benchmark's own deadline, so a slow run fails there. */
+	struct server_run s = {.argv = sargv, .maxprocs = *maxprocs, .timeout_s = 120};
 	struct gr_test_result bench = {0};
 	pthread_t t;
 
@@ -320,9 +322,9 @@ ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 150)
 	bool up = wait_listening(p);
 	if (up) {
 		if (*maxprocs)
-			gr_test_run_green(bargv, *maxprocs, NULL, RUN_TIMEOUT_S, &bench);
+			gr_test_run_green(bargv, *maxprocs, NULL, 90, &bench);
 		else
-			gr_test_run_native(bargv, NULL, RUN_TIMEOUT_S, &bench);
+			gr_test_run_native(bargv, NULL, 90, &bench);
 	}
 	char *counter = up ? redis_cli(port, "get", "counter:__rand_int__") : NULL;
 	char *llen = up ? redis_cli(port, "llen", "mylist") : NULL;
@@ -343,8 +345,8 @@ ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 150)
 	}
 	free(text);
 	cr_assert_eq(tests, 4, "redis-benchmark: %s", gr_test_describe(&bench));
-	cr_assert(gr_test_has_line(counter, REDIS_N), "INCR count: %s", counter);
-	cr_assert(gr_test_has_line(llen, REDIS_N), "LPUSH count: %s", llen);
+	cr_assert(counter && gr_test_has_line(counter, REDIS_N), "INCR count: %s", counter);
+	cr_assert(llen && gr_test_has_line(llen, REDIS_N), "LPUSH count: %s", llen);
 	cr_assert(!s.r.timed_out, "redis-server did not stop on shutdown: %s",
 		  gr_test_describe(&s.r));
 	free(counter);
