@@ -45,7 +45,8 @@
  * Gs queued: in a ping-pong the G queued there is the one the reader just kicked, about
  * to write what the reader wants, and a yield costs far less than the failed read it
  * saves (a system call: about 1.4 us on the 2-CPU machine here; four calls per round
- * trip instead of six).
+ * trip instead of six).  A kick made by a signal handler that interrupted the scheduler
+ * itself only bumps the counter (peer_kick).
  *
  * Never O_NONBLOCK: the flag belongs to the open file description, shared with other
  * processes and with libc's own unhooked writes (see DESIGN.md: a stdout pipe lost data
@@ -364,6 +365,13 @@ static void peer_kick(struct pd *pd, uint32_t seq)
 	atomic_store_explicit(&peer->xkicked, 1, memory_order_relaxed);
 	/* seq_cst; pairs with may_sleep's loads under the wait queue's lock. */
 	atomic_fetch_add_explicit(&peer->xgen, 1, memory_order_seq_cst);
+	/* A signal handler's write (the self-pipe trick) that interrupted the scheduler,
+	 * whose M is pinned and may be halfway through its P's run queue, must not ready a
+	 * G there: its waiters find the bump, or wait out PAIRED_WAIT_NS. */
+	struct gr_g *gp = gr_getg();
+	if (gp && gp->m &&
+	    atomic_load_explicit(&gp->m->xpin, memory_order_relaxed) == GR_PIN_PINNED)
+		return;
 	gr_park_wake(&peer->xgen, INT_MAX, 0);
 }
 

@@ -215,12 +215,35 @@ static void *paired_writer(void *arg)
 	return NULL;
 }
 
+static int sh_fd;
+
+static void selfpipe_handler(int sig)
+{
+	(void)sig;
+	int e = errno;
+	if (write(sh_fd, "sig", 3) != 3)
+		abort();
+	errno = e;
+}
+
+/* The self-pipe trick: a signal handler writes to the pipe a thread reads. */
+static void unblock_signal(int fd)
+{
+	struct sigaction sa = {.sa_handler = selfpipe_handler, .sa_flags = SA_RESTART};
+	sh_fd = fd;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	CHECK(raise(SIGUSR1) == 0);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 static void case_paired(void)
 {
 	int p[2], s[2];
 	CHECK(pipe(p) == 0);
 	paired_check(p[0], unblock_dup, p[1], "dup");
 	paired_check(p[0], unblock_raw, p[1], "raw");
+	paired_check(p[0], unblock_signal, p[1], "sig");
 	paired_check(p[0], unblock_stdio, p[1], "stdio"); /* closes p[1] */
 	CHECK(read(p[0], pr_buf, 1) == 0);
 	close(p[0]);
