@@ -190,7 +190,10 @@ GR_EXPORT ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t 
 	 * which covers a full output pipe or socket too). */
 	struct gr_io io = {.fd = in, .mode = GR_IO_IN, .call = splice_call,
 			   .a = {in, (long)offin, out, (long)offout, (long)len, flags}};
-	return gr_ret_errno(gr_netpoll_io(&io));
+	long r = gr_netpoll_io(&io);
+	if (r > 0)
+		gr_netpoll_kick(out);
+	return gr_ret_errno(r);
 }
 
 /* ---- descriptors: creation and close -------------------------------------------------- */
@@ -202,6 +205,7 @@ GR_EXPORT int pipe2(int fds[2], int flags)
 	if (r == 0 && gr_is_ready()) {
 		gr_netpoll_fd_new(fds[0], GR_FD_PIPE, false);
 		gr_netpoll_fd_new(fds[1], GR_FD_PIPE, false);
+		gr_netpoll_pair(fds[0], fds[1]);
 	}
 	return r;
 }

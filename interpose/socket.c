@@ -371,6 +371,7 @@ GR_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 	if (r == 0 && gr_is_ready()) {
 		gr_netpoll_fd_new(sv[0], GR_FD_SOCK, false);
 		gr_netpoll_fd_new(sv[1], GR_FD_SOCK, false);
+		gr_netpoll_pair(sv[0], sv[1]);
 	}
 	return r;
 }

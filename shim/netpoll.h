@@ -78,6 +78,15 @@ void gr_netpoll_close_end(int fd);
  * socket only this process holds yet (connect may toggle O_NONBLOCK on it). */
 void gr_netpoll_fd_new(int fd, enum gr_fd_kind kind, bool fresh_sock);
 
+/* a and b are the two ends of one pipe or socketpair just created (after gr_netpoll_fd_new
+ * of each): data moved through one end wakes the Gs waiting on the other directly. */
+void gr_netpoll_pair(int a, int b);
+
+/* Data moved through fd by a call that did not go through gr_netpoll_io (the output end of
+ * splice or sendfile): wakes the Gs waiting on its peer, if green knows it.  gr_netpoll_io
+ * does this itself for the descriptor it waits on. */
+void gr_netpoll_kick(int fd);
+
 /* True (once) if fd is a socket nobody else can hold yet; clears the mark. */
 bool gr_netpoll_take_fresh(int fd);
 

@@ -15,13 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
 
 #define RUN_TIMEOUT_S 60.0
 
-static const char *const net_cases[] = {"pipe", "bigwrite", "nonblock", "timeouts",
+static const char *const net_cases[] = {"pipe", "paired", "bigwrite", "nonblock", "timeouts",
 					"pollwait", "eventfd",	"tcp",	    "reset",
 					"udp",	    "many",	"churn",    "fifo", "sendfile", "misc", "closefrom"};
 #define NNET ((int)(sizeof net_cases / sizeof net_cases[0]))
@@ -151,18 +152,20 @@ static int free_port(void)
 
 struct server_run {
 	const char *const *argv;
-	int maxprocs; /* 0: native */
+	int maxprocs;	  /* 0: native */
+	double timeout_s; /* 0: RUN_TIMEOUT_S */
 	struct gr_test_result r;
 };
 
 static void *run_server(void *arg)
 {
 	struct server_run *s = arg;
+	double t = s->timeout_s ? s->timeout_s : RUN_TIMEOUT_S;
 	/* The deadline kills the server whatever happens; it also has its own alarm. */
 	if (s->maxprocs)
-		gr_test_run_green(s->argv, s->maxprocs, NULL, RUN_TIMEOUT_S, &s->r);
+		gr_test_run_green(s->argv, s->maxprocs, NULL, t, &s->r);
 	else
-		gr_test_run_native(s->argv, NULL, RUN_TIMEOUT_S, &s->r);
+		gr_test_run_native(s->argv, NULL, t, &s->r);
 	return NULL;
 }
 
@@ -251,4 +254,103 @@ ParameterizedTest(int *maxprocs, netpoll, memcached, .timeout = 120)
 	gr_test_result_free(&client);
 	gr_test_result_free(&s.r);
 	free(cli);
+}
+
+/* ---- Redis (Debian's) under green: its I/O threads and redis-benchmark's threads ------ */
+
+/* Waits (up to 20 s) until something accepts connections on the loopback port. */
+static bool wait_listening(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 2000; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		int r = connect(s, (struct sockaddr *)&a, sizeof a);
+		close(s);
+		if (r == 0)
+			return true;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* redis-cli -p port a1 a2: its stdout (malloc'd), or NULL when it failed. */
+static char *redis_cli(const char *port, const char *a1, const char *a2)
+{
+	const char *argv[] = {"/usr/bin/redis-cli", "-p", port, a1, a2, NULL};
+	struct gr_test_result r = {0};
+
+	gr_test_run_native(argv, NULL, RUN_TIMEOUT_S, &r);
+	char *out = gr_test_ok(&r) ? strdup(r.out) : NULL;
+	gr_test_result_free(&r);
+	return out;
+}
+
+#define REDIS_N "5000"
+
+/* redis-server --io-threads 2 and redis-benchmark --threads 2, both under green (maxprocs
+ * 2) or both native (0): every INCR and LPUSH of the benchmark lands, as natively.  Not
+ * with one P: Redis's main thread busy-waits for its I/O threads (and they for it), so
+ * each event-loop round there lasts a preemption tick (10 ms), as on a one-CPU machine. */
+ParameterizedTestParameters(netpoll, redis)
+{
+	static int procs[] = {0, 2};
+	return cr_make_param_array(int, procs, 2);
+}
+
+ParameterizedTest(int *maxprocs, netpoll, redis, .timeout = 180)
+{
+	if (access("/usr/bin/redis-server", X_OK) != 0 ||
+	    access("/usr/bin/redis-benchmark", X_OK) != 0)
+		cr_skip("redis is not installed (apt-get install redis-server redis-tools)");
+	gr_test_need_lib();
+	char port[16];
+	int p = free_port();
+	snprintf(port, sizeof port, "%d", p);
+	const char *sargv[] = {"/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
+			       "--io-threads", "2", "--io-threads-do-reads", "yes", "--save", "",
+			       "--appendonly", "no", NULL};
+	const char *bargv[] = {"/usr/bin/redis-benchmark", "-p", port, "--threads", "2", "-c", "16",
+			       "-n", REDIS_N, "-t", "set,get,incr,lpush", "-q", NULL};
+	/* The server outlives the benchmark's own deadline, so a slow run fails there. */
+	struct server_run s = {.argv = sargv, .maxprocs = *maxprocs, .timeout_s = 120};
+	struct gr_test_result bench = {0};
+	pthread_t t;
+
+	cr_assert(pthread_create(&t, NULL, run_server, &s) == 0);
+	bool up = wait_listening(p);
+	if (up) {
+		if (*maxprocs)
+			gr_test_run_green(bargv, *maxprocs, NULL, 90, &bench);
+		else
+			gr_test_run_native(bargv, NULL, 90, &bench);
+	}
+	char *counter = up ? redis_cli(port, "get", "counter:__rand_int__") : NULL;
+	char *llen = up ? redis_cli(port, "llen", "mylist") : NULL;
+	if (up)
+		free(redis_cli(port, "shutdown", "nosave"));
+	pthread_join(t, NULL); /* not up: the run's deadline stops the server */
+	cr_assert(up, "redis-server never listened: %s", gr_test_describe(&s.r));
+	gr_test_assert_ok(&bench);
+	/* One "NAME: N requests per second" line per test, after \r-separated progress. */
+	int tests = 0;
+	char *text = strdup(bench.out);
+	for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+		if (!strstr(line, " requests per second"))
+			continue;
+		cr_log_info("redis %s MAXPROCS=%d: %s", *maxprocs ? "green" : "native", *maxprocs,
+			    line);
+		tests++;
+	}
+	free(text);
+	cr_assert_eq(tests, 4, "redis-benchmark: %s", gr_test_describe(&bench));
+	cr_assert(counter && gr_test_has_line(counter, REDIS_N), "INCR count: %s", counter);
+	cr_assert(llen && gr_test_has_line(llen, REDIS_N), "LPUSH count: %s", llen);
+	cr_assert(!s.r.timed_out, "redis-server did not stop on shutdown: %s",
+		  gr_test_describe(&s.r));
+	free(counter);
+	free(llen);
+	gr_test_result_free(&bench);
+	gr_test_result_free(&s.r);
 }

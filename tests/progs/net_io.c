@@ -22,6 +22,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -136,6 +137,138 @@ static void case_pipe(void)
 	CHECK(write(q[1], "x", 1) == -1 && errno == EPIPE);
 	close(pp[0]);
 	close(q[1]);
+}
+
+/* Pipes and socketpairs whose both ends green created: a write wakes the reader directly
+ * (shim/netpoll.c), and writes no hook sees (libc's own stdio writes, a dup of an end, a
+ * raw system call) still reach a blocked reader; closing one end gives the other EOF or
+ * EPIPE. */
+static int pr_fd;
+static char pr_buf[64];
+static ssize_t pr_got;
+
+static void *paired_reader(void *arg)
+{
+	(void)arg;
+	pr_got = read(pr_fd, pr_buf, sizeof pr_buf - 1);
+	return NULL;
+}
+
+/* Starts a reader blocked on fd, lets it block, runs unblock(fd2), and checks what the
+ * reader got: want bytes, or 0 for EOF. */
+static void paired_check(int fd, void (*unblock)(int), int fd2, const char *want)
+{
+	struct timespec ts = {0, 20000000};
+	pr_fd = fd;
+	pr_got = -2;
+	memset(pr_buf, 0, sizeof pr_buf);
+	pthread_t t = spawn(paired_reader, NULL);
+	nanosleep(&ts, NULL); /* the reader has (most likely) blocked; correct either way */
+	unblock(fd2);
+	join(t);
+	if (want)
+		CHECK(pr_got == (ssize_t)strlen(want) && strcmp(pr_buf, want) == 0);
+	else
+		CHECK(pr_got == 0);
+}
+
+static void unblock_stdio(int fd)
+{
+	FILE *f = fdopen(fd, "w"); /* stdio writes with libc's internal write: no hook */
+	CHECK(f && fputs("stdio", f) >= 0 && fflush(f) == 0);
+	if (f)
+		fclose(f); /* closes fd too, through libc's internal close */
+}
+
+static void unblock_dup(int fd)
+{
+	int d = dup(fd);
+	CHECK(d >= 0 && write(d, "dup", 3) == 3);
+	close(d);
+}
+
+static void unblock_raw(int fd)
+{
+	CHECK(syscall(SYS_write, fd, "raw", 3) == 3);
+}
+
+static void unblock_close(int fd)
+{
+	close(fd);
+}
+
+static void unblock_shutdown(int fd)
+{
+	CHECK(shutdown(fd, SHUT_WR) == 0);
+}
+
+static int pw_fd;
+static ssize_t pw_ret;
+static int pw_errno;
+
+static void *paired_writer(void *arg)
+{
+	static char big[1 << 20];
+	(void)arg;
+	pw_ret = write(pw_fd, big, sizeof big);
+	pw_errno = errno;
+	return NULL;
+}
+
+static int sh_fd;
+
+static void selfpipe_handler(int sig)
+{
+	(void)sig;
+	int e = errno;
+	if (write(sh_fd, "sig", 3) != 3)
+		abort();
+	errno = e;
+}
+
+/* The self-pipe trick: a signal handler writes to the pipe a thread reads. */
+static void unblock_signal(int fd)
+{
+	struct sigaction sa = {.sa_handler = selfpipe_handler, .sa_flags = SA_RESTART};
+	sh_fd = fd;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	CHECK(raise(SIGUSR1) == 0);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+static void case_paired(void)
+{
+	int p[2], s[2];
+	CHECK(pipe(p) == 0);
+	paired_check(p[0], unblock_dup, p[1], "dup");
+	paired_check(p[0], unblock_raw, p[1], "raw");
+	paired_check(p[0], unblock_signal, p[1], "sig");
+	paired_check(p[0], unblock_stdio, p[1], "stdio"); /* closes p[1] */
+	CHECK(read(p[0], pr_buf, 1) == 0);
+	close(p[0]);
+
+	CHECK(pipe(p) == 0);
+	paired_check(p[0], unblock_close, p[1], NULL);
+	close(p[0]);
+
+	/* A writer blocked on a full pipe: the reader's close ends its write (the part
+	 * written, or EPIPE). */
+	CHECK(pipe(p) == 0);
+	pw_fd = p[1];
+	pthread_t t = spawn(paired_writer, NULL);
+	struct timespec ts = {0, 20000000};
+	nanosleep(&ts, NULL);
+	close(p[0]);
+	join(t);
+	CHECK(pw_ret > 0 || (pw_ret == -1 && pw_errno == EPIPE));
+	close(p[1]);
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, s) == 0);
+	paired_check(s[0], unblock_raw, s[1], "raw");
+	paired_check(s[0], unblock_shutdown, s[1], NULL);
+	close(s[0]);
+	close(s[1]);
 }
 
 /* 1 MiB with one write() into a pipe whose reader is slow: it all goes, and green never
@@ -834,6 +967,7 @@ struct net_case {
 
 static const struct net_case cases[] = {
 	{"pipe", case_pipe},
+	{"paired", case_paired},
 	{"bigwrite", case_bigwrite},
 	{"nonblock", case_nonblock},
 	{"timeouts", case_timeouts},
