@@ -129,6 +129,56 @@ Test(park, handoff_returns_one_to_the_waiter)
 	cr_assert_eq(join(t), 1);
 }
 
+/* gr_park_wake_decide (issue 3): the caller's decision runs under the queue's lock once
+ * the oldest waiter is claimed, or with woken false when nobody (alive) waits. */
+static _Atomic int dword, dparked, dcalls, dlast = -1;
+static bool dword_zero(const void *addr, void *arg)
+{
+	(void)arg;
+	return atomic_load((_Atomic int *)addr) == 0;
+}
+static void *decide_waiter(void *arg)
+{
+	int r;
+	atomic_fetch_add(&dparked, 1);
+	/* EAGAIN: a decide ran before this waiter was queued; the test resets the word. */
+	while ((r = gr_park_wait(&dword, dword_zero, NULL, (int64_t)(intptr_t)arg, 0)) == -EAGAIN)
+		sched_yield();
+	return (void *)(intptr_t)r;
+}
+static void decide_set(const void *addr, void *arg, bool woken)
+{
+	(void)arg;
+	atomic_store((_Atomic int *)addr, 1);
+	atomic_fetch_add(&dcalls, 1);
+	atomic_store(&dlast, woken);
+}
+
+Test(park, wake_decide_tells_whether_it_woke)
+{
+	cr_assert_eq(gr_park_wake_decide(&dword, decide_set, NULL), 0);
+	cr_assert_eq(atomic_load(&dcalls), 1);
+	cr_assert_eq(atomic_load(&dlast), 0, "nobody waited");
+
+	atomic_store(&dword, 0);
+	pthread_t t = spawn(decide_waiter, NULL);
+	await_count(&dparked, 1);
+	int n = 0;
+	while ((n = gr_park_wake_decide(&dword, decide_set, NULL)) == 0)
+		atomic_store(&dword, 0); /* not queued yet: let it sleep */
+	cr_assert_eq(n, 1);
+	cr_assert_eq(atomic_load(&dlast), 1, "decide saw the claimed waiter");
+	cr_assert_eq(join(t), 0, "woken, not EAGAIN");
+	cr_assert_eq(atomic_load(&dword), 1);
+
+	/* A waiter that timed out is not woken, and decide hears so. */
+	atomic_store(&dword, 0);
+	t = spawn(decide_waiter, (void *)(intptr_t)(gr_nanotime() + 20 * MS));
+	cr_assert_eq(join(t), (intptr_t)-ETIMEDOUT);
+	cr_assert_eq(gr_park_wake_decide(&dword, decide_set, NULL), 0);
+	cr_assert_eq(atomic_load(&dlast), 0);
+}
+
 static int bword;
 static _Atomic int bparked;
 static void *bits_waiter(void *arg)
