@@ -338,6 +338,69 @@ Test(mutex, contended_count_exact)
 	cr_assert_eq(atomic_load(&cm.xlock), 0);
 }
 
+/* The word of a free private mutex may carry waiter flags (2 waiters may be parked, 8 a
+ * woken waiter on its way; issue 3): it is still free for lock, trylock and destroy, and
+ * the flags stay for the woken waiter. */
+Test(mutex, free_word_with_waiter_flags_is_free)
+{
+	struct gr_mutex m = { 0 };
+	atomic_store(&m.xlock, 8);
+	cr_assert(!gr_mutex_held(&m));
+	cr_assert_eq(gr_mutex_trylock(&m), 0);
+	cr_assert(gr_mutex_held(&m));
+	cr_assert_eq(gr_mutex_trylock(&m), EBUSY);
+	cr_assert_eq(gr_mutex_destroy(&m), EBUSY);
+	cr_assert_eq(gr_mutex_unlock(&m), 0);
+	cr_assert_eq(atomic_load(&m.xlock), 8, "the woken waiter's flag stays");
+	atomic_store(&m.xlock, 2 | 8);
+	cr_assert_eq(gr_mutex_lock(&m, 0), 0);
+	cr_assert_eq(atomic_load(&m.xlock), 1 | 2 | 8);
+	cr_assert_eq(gr_mutex_unlock(&m), 0, "no wake: one is on its way");
+	cr_assert_eq(atomic_load(&m.xlock), 2 | 8);
+	cr_assert_eq(gr_mutex_destroy(&m), 0);
+}
+
+/* Lockers that give up (timed out) and lockers that wait mixed on one mutex, with
+ * spinning on (two Ps pretended): no wake-up may be lost to a waiter that left, so every
+ * blocking locker gets through (issue 3). */
+static struct gr_mutex tm;
+static long tcount;
+static _Atomic long tgaveup;
+static void *timed_contend(void *arg)
+{
+	bool timed = (intptr_t)arg & 1;
+	for (int i = 0; i < 2000; i++) {
+		int64_t deadline = timed ? gr_nanotime() + 3000 : 0;
+		int r = gr_mutex_lock(&tm, deadline);
+		if (r == ETIMEDOUT) {
+			atomic_fetch_add(&tgaveup, 1);
+			continue;
+		}
+		cr_assert_eq(r, 0);
+		tcount++;
+		/* Hold it a little, so that lockers queue up and timed ones give up. */
+		for (int64_t until = gr_nanotime() + 2000; gr_nanotime() < until;)
+			;
+		gr_mutex_unlock(&tm);
+	}
+	return NULL;
+}
+
+Test(mutex, timeouts_and_spinning_lose_no_wakeup)
+{
+	int nprocs = gr_sched.nprocs;
+	gr_sched.nprocs = 2; /* foreign threads spin when another P seems to run */
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		t[i] = spawn(timed_contend, (void *)(intptr_t)i);
+	for (int i = 0; i < 8; i++)
+		join(t[i]);
+	gr_sched.nprocs = nprocs;
+	cr_log_info("gave up %ld times", atomic_load(&tgaveup));
+	cr_assert_eq(tcount + atomic_load(&tgaveup), 8 * 2000);
+	cr_assert_eq(atomic_load(&tm.xlock), 0, "flags left behind");
+}
+
 Test(mutex, prio_ceiling)
 {
 	pthread_mutexattr_t a;
