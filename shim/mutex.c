@@ -547,9 +547,13 @@ static __attribute__((noinline)) int lock_slow(struct gr_mutex *m, int64_t deadl
 
 int gr_mutex_lock(struct gr_mutex *m, int64_t deadline)
 {
-	/* The common case inline: a normal mutex, free. */
-	if (__builtin_expect(m->kind == PTHREAD_MUTEX_NORMAL, 1) && try_lock_private(m)) {
-		atomic_store_explicit(&m->xowner, self_tid(), memory_order_relaxed);
+	struct gr_g *gp = gr_getg();
+
+	/* The common case inline, without a call: a normal mutex, free, and a thread green
+	 * knows (lock_slow adopts others). */
+	if (__builtin_expect(m->kind == PTHREAD_MUTEX_NORMAL && gp != NULL, 1) &&
+	    try_lock_private(m)) {
+		atomic_store_explicit(&m->xowner, gp->tid, memory_order_relaxed);
 		m->count = 1;
 		return 0;
 	}
