@@ -29,13 +29,13 @@
  * the lock in its slow path (RACED): it parks.  With two Ps and a lock taken and released
  * in a tight loop, Go's rule makes the two running threads spin against each other and
  * hand the lock back and forth on nearly every acquisition, each hand-off a cache-line
- * transfer between CPUs (mutex_contended 2 ran at 70-90 ns per lock against native's
- * 30-47 on a busy host, 29% of its locks taken by a successful spin; glibc's normal
- * mutex, which does not spin, lets the holder run alone while the loser sleeps).  With
- * RACED, once the lock has changed hands under contention the next loser parks, so the
- * lock moves between CPUs about once per wake-up instead of once per acquisition (about
- * 10,000 spins instead of 3 million at T=2), and an uncontended stretch keeps the spin
- * that a short critical section profits from.
+ * transfer between CPUs (mutex_contended 2 took 29% of its locks by a successful spin
+ * and ran at 0.5-0.8 of native's speed; glibc's normal mutex, which does not spin, lets
+ * the holder run alone while the loser sleeps).  With RACED, once the lock has changed
+ * hands under contention the next loser parks, so the lock moves between CPUs about once
+ * per wake-up instead of once per acquisition (a few hundred spins instead of 3 million
+ * at T=2), and an uncontended stretch keeps the spin that a short critical section
+ * profits from.
  *
  * Starvation mode (Go): a waiter that has waited more than 1 ms when it wakes and still
  * finds the lock taken sets STARVING on the locked word.  An unlock that sees STARVING
