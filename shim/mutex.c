@@ -20,7 +20,8 @@
  * free it at once; glibc has the same rule).  A waiter parks only while the word is
  * LOCKED and CONTENDED (checked under the queue's lock), which is what rules out a lost
  * wake-up: CONTENDED is cleared only by the unlock that wakes, and the woken waiter sets
- * it again.
+ * it again.  WOKEN is stamped with the wait queues' generation (in glibc's __spins), so
+ * that in the child of fork a WOKEN the parent left, whose waiter is gone, is ignored.
  *
  * Spinning.  A locker spins (up to SPIN_TRIES pauses) only while another P is running
  * (the holder can release only if it runs) and its own P has nothing else to run (Go:
@@ -217,6 +218,21 @@ static bool can_spin(void)
 	return !pp || gr_runq_empty(pp);
 }
 
+/* WOKEN counts only when set in this generation of the wait queues (gr_park_gen, kept in
+ * glibc's __spins): in the child of fork, the waiter it announced was a thread of the
+ * parent, and an unlock that trusted it would wake nobody for good.  Any thread may stamp
+ * the generation (they all write the current one); a stale read costs one extra wake. */
+static bool woken_live(const struct gr_mutex *m, int v)
+{
+	return (v & WOKEN) &&
+	       (unsigned short)__atomic_load_n(&m->spins, __ATOMIC_RELAXED) == gr_park_gen;
+}
+
+static void stamp_woken(struct gr_mutex *m)
+{
+	__atomic_store_n(&m->spins, (short)gr_park_gen, __ATOMIC_RELAXED);
+}
+
 /* The parking table's check, under the queue's lock: sleep only while the word is locked
  * and says that its unlock must look for waiters. */
 static bool may_park(const void *addr, void *arg)
@@ -259,7 +275,8 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 		if (spins < SPIN_TRIES && !(v & (STARVING | RACED))) {
 			/* Go: a spinner tells the unlock not to wake a parked waiter, since the
 			 * spinner is about to take the lock anyway. */
-			if (!woken && (v & (CONTENDED | WOKEN)) == CONTENDED) {
+			if (!woken && (v & CONTENDED) && !woken_live(m, v)) {
+				stamp_woken(m);
 				if (!atomic_compare_exchange_weak_explicit(&m->xlock, &v, v | WOKEN,
 				                                           memory_order_relaxed,
 				                                           memory_order_relaxed))
@@ -322,14 +339,17 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
  * release is the last access to the mutex: a waiter may free it as soon as it sees it. */
 static void release_waking(const void *addr, void *arg, bool woken)
 {
+	struct gr_mutex *m = arg;
 	_Atomic int *word = (_Atomic int *)addr;
 	int v = atomic_load_explicit(word, memory_order_relaxed);
 
-	(void)arg;
+	if (woken)
+		stamp_woken(m);
 	for (;;) {
 		/* No waiter is queued but the woken one (the rest re-check the word under
-		 * this lock), so CONTENDED goes: the woken waiter sets it again. */
-		int want = v & ~(LOCKED | RACED | STARVING | CONTENDED);
+		 * this lock), so CONTENDED goes: the woken waiter sets it again.  A WOKEN
+		 * already there goes too (stale, or a spinner's, which costs it nothing). */
+		int want = v & ~(LOCKED | RACED | STARVING | CONTENDED | WOKEN);
 		if (woken)
 			want |= WOKEN;
 		/* Release; pairs with the acquire of the lockers. */
@@ -355,8 +375,8 @@ static __attribute__((noinline)) void unlock_private_slow(struct gr_mutex *m, in
 			v = atomic_load_explicit(&m->xlock, memory_order_relaxed);
 			continue;
 		}
-		if ((v & (CONTENDED | WOKEN)) == CONTENDED) {
-			gr_park_wake_decide(&m->xlock, release_waking, NULL);
+		if ((v & CONTENDED) && !woken_live(m, v)) {
+			gr_park_wake_decide(&m->xlock, release_waking, m);
 			return;
 		}
 		/* Nobody parked, or a woken or spinning waiter will take it (Go: mutexWoken). */
@@ -373,7 +393,7 @@ static void unlock_private(struct gr_mutex *m)
 
 	/* Nobody to wake (or a woken waiter already on its way) and no hand-off: one CAS.
 	 * Release; pairs with the acquire of the lockers. */
-	if (!(v & STARVING) && (v & (CONTENDED | WOKEN)) != CONTENDED &&
+	if (!(v & STARVING) && (!(v & CONTENDED) || woken_live(m, v)) &&
 	    atomic_compare_exchange_strong_explicit(&m->xlock, &v, v & ~(LOCKED | RACED),
 	                                            memory_order_release, memory_order_relaxed))
 		return;

@@ -44,6 +44,8 @@ struct bucket {
 
 static struct bucket table[NBUCKETS];
 
+unsigned short gr_park_gen;
+
 static struct bucket *bucket_of(const void *addr)
 {
 	uint64_t h = ((uintptr_t)addr >> 2) * 0x9e3779b97f4a7c15ull;
@@ -415,4 +417,5 @@ void gr_park_fork_child(void)
 {
 	/* Every waiter was another G (the forking G runs): they are gone with their Ms. */
 	memset(table, 0, sizeof(table));
+	gr_park_gen++;
 }

@@ -83,7 +83,13 @@ int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
 int gr_park_sleep(int64_t deadline);
 
 /* In the child of fork: empties every wait queue and frees every bucket lock (the waiters
- * were the other threads, which the child does not have). */
+ * were the other threads, which the child does not have), and starts a new generation. */
 void gr_park_fork_child(void);
+
+/* The generation of the wait queues: 0, plus one in each child of fork.  A flag an object
+ * keeps for a waiter it woke (a mutex's WOKEN) is stale when stamped with an older one:
+ * the waiter was another thread of the parent.  Written only by gr_park_fork_child, while
+ * the child has one thread. */
+extern unsigned short gr_park_gen;
 
 #endif

@@ -71,6 +71,7 @@ struct gr_mutex {
 	_Atomic int xowner; /* tid of the owner (fake tid for Gs), 0 when free */
 	unsigned nusers;    /* robust mutexes: GR_ROBUST_*; written by the owner */
 	int kind;           /* PTHREAD_MUTEX_* type in the low 2 bits, glibc's flags above */
+	/* Private mutexes: the gr_park_gen in which WOKEN was last set (mutex.c). */
 	short spins;
 	short elision; /* the priority ceiling of a PTHREAD_PRIO_PROTECT mutex */
 	struct gr_mutex *list_prev, *list_next; /* robust list of the owner; owned by it */

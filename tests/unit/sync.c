@@ -360,6 +360,19 @@ Test(mutex, free_word_with_waiter_flags_is_free)
 	cr_assert_eq(gr_mutex_destroy(&m), 0);
 }
 
+/* In the child of fork, a woken flag the parent left announced a parent thread: an unlock
+ * that trusted it would wake nobody for good.  It looks for waiters instead, and clears
+ * the flag (issue 3). */
+Test(mutex, woken_flag_of_the_parent_is_stale_in_the_child)
+{
+	struct gr_mutex m = { 0 };
+	cr_assert_eq(gr_mutex_lock(&m, 0), 0);
+	atomic_fetch_or(&m.xlock, 2 | 8); /* waiters, and a woken one on its way */
+	gr_park_fork_child();             /* what fork.c does in the child */
+	cr_assert_eq(gr_mutex_unlock(&m), 0);
+	cr_assert_eq(atomic_load(&m.xlock), 0, "the parent's woken flag was trusted");
+}
+
 /* Lockers that give up (timed out) and lockers that wait mixed on one mutex, with
  * spinning on (two Ps pretended): no wake-up may be lost to a waiter that left, so every
  * blocking locker gets through (issue 3). */
