@@ -289,7 +289,11 @@ static int lock_private_slow(struct gr_mutex *m, int64_t deadline)
 			continue;
 		}
 		/* Park: advertise a waiter and, once we have waited too long, starvation mode
-		 * (only ever on a locked word, so its owner's unlock sees it). */
+		 * (only ever on a locked word, so its owner's unlock sees it).  No more
+		 * spinning until woken: a park that fails because the word changed (the
+		 * holder let go for an instant) must not turn into a spin that takes the
+		 * lock from a holder it was meant to leave alone. */
+		spins = SPIN_TRIES;
 		int want = v | CONTENDED | (starving ? STARVING : 0);
 		if (woken)
 			want &= ~WOKEN;
