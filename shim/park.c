@@ -12,7 +12,8 @@
  * G, once running, unlinks itself.  Wakers skip and unlink waiters already timed out.
  *
  * Foreign threads (no P) enqueue the same way and futex-wait on their waiter's xstate,
- * with the deadline given to the kernel.
+ * with the deadline given to the kernel.  A woken one passes through its bucket's lock
+ * before it returns, so it too runs only after its waker has left the queue's lock.
  *
  * Interruptible waits (gr_park_wait_intr: the POSIX cancellation points and the calls a
  * signal interrupts with EINTR) arm their waiter with gr_sig_intr_arm from the unlockf,
@@ -42,6 +43,8 @@ struct bucket {
 } __attribute__((aligned(64)));
 
 static struct bucket table[NBUCKETS];
+
+unsigned short gr_park_gen;
 
 static struct bucket *bucket_of(const void *addr)
 {
@@ -166,6 +169,14 @@ static int wait_foreign(struct bucket *b, struct gr_waiter *w)
 	gr_unlock(&b->lock);
 	for (;;) {
 		uint32_t st = atomic_load_explicit(&w->xstate, memory_order_acquire);
+		if (st == GR_WAKE_WOKEN || st == GR_WAKE_HANDOFF) {
+			/* The waker claimed us under the bucket lock and may still hold it
+			 * (gr_park_wake_decide's decide): wait until it is done, so that, as
+			 * a G, we look at our word only after the waker's change. */
+			struct bucket *wb = bucket_of(w->addr);
+			gr_lock(&wb->lock);
+			gr_unlock(&wb->lock);
+		}
 		if (st)
 			return settle(w);
 		if (gr_futex_wait(&w->xstate, 0, w->deadline) == -ETIMEDOUT) {
@@ -303,6 +314,29 @@ int gr_park_handoff(const void *addr)
 	return wake(addr, 1, 0, GR_WAKE_HANDOFF);
 }
 
+int gr_park_wake_decide(const void *addr, void (*decide)(const void *addr, void *arg, bool woken),
+                        void *arg)
+{
+	struct bucket *b = bucket_of(addr);
+	struct gr_waiter *ready_w = NULL;
+	bool claimed = false;
+
+	gr_lock(&b->lock);
+	for (struct gr_waiter *w = b->head, *next; w && !claimed; w = next) {
+		next = w->next;
+		if (w->addr != addr)
+			continue;
+		unlink_locked(b, w);
+		if (claim_locked(w, GR_WAKE_WOKEN, &claimed))
+			ready_w = w;
+	}
+	decide(addr, arg, claimed);
+	gr_unlock(&b->lock);
+	if (ready_w)
+		gr_ready(ready_w->gp);
+	return claimed;
+}
+
 int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
 		    bool (*may_wake)(const void *addr, void *arg), void *arg)
 {
@@ -383,4 +417,5 @@ void gr_park_fork_child(void)
 {
 	/* Every waiter was another G (the forking G runs): they are gone with their Ms. */
 	memset(table, 0, sizeof(table));
+	gr_park_gen++;
 }

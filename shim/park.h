@@ -61,6 +61,16 @@ int gr_park_handoff(const void *addr);
  * how many were woken. */
 int gr_park_wake(const void *addr, int n, uint32_t bits);
 
+/* Wakes the oldest waiter on addr, and under the queue's lock, once that waiter is claimed
+ * (woken true) or none was found (false), calls decide(addr, arg, woken) before any waiter
+ * can re-check its word: a change decide makes to the word and the wake are one step for
+ * every waiter, as FUTEX_WAKE_OP is for the kernel's, and the woken waiter (a G or a
+ * foreign thread) returns from its wait only after decide.  decide must not block or take
+ * locks.  Returns 1 when a waiter was woken, else 0.  The caller may hand over the word
+ * in decide (a mutex release): nothing here touches addr's memory afterwards. */
+int gr_park_wake_decide(const void *addr, void (*decide)(const void *addr, void *arg, bool woken),
+                        void *arg);
+
 /* Wakes up to nwake waiters on addr and moves up to nmove others to wait on to, under
  * both queues' locks, first checking may_wake(addr, arg) if given (-EAGAIN when false).
  * Returns the number woken plus moved. */
@@ -73,7 +83,13 @@ int gr_park_requeue(const void *addr, const void *to, int nwake, int nmove,
 int gr_park_sleep(int64_t deadline);
 
 /* In the child of fork: empties every wait queue and frees every bucket lock (the waiters
- * were the other threads, which the child does not have). */
+ * were the other threads, which the child does not have), and starts a new generation. */
 void gr_park_fork_child(void);
+
+/* The generation of the wait queues: 0, plus one in each child of fork.  A flag an object
+ * keeps for a waiter it woke (a mutex's WOKEN) is stale when stamped with an older one:
+ * the waiter was another thread of the parent.  Written only by gr_park_fork_child, while
+ * the child has one thread. */
+extern unsigned short gr_park_gen;
 
 #endif

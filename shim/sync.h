@@ -60,16 +60,18 @@ void gr_spin_pause(unsigned i);
  * does (lock word, recursion count, owner tid, kind) plus: nusers holds the robust state
  * (GR_ROBUST_*), elision the priority ceiling, list_* the robust list of the owner. */
 struct gr_mutex {
-	/* Private mutexes: 0 free, else bits 1 locked, 2 someone may be parked (implies
-	 * locked), 4 starvation mode (implies 2; unlock hands the lock to the oldest
-	 * waiter).  Process-
-	 * shared ones use glibc's 0/1/2 (and the kernel futex), so a native glibc process can
-	 * share them. */
+	/* Private mutexes: bit 1 locked; 2 waiters may be parked; 4 starvation mode (on a
+	 * locked word: unlock hands the lock to the oldest waiter); 8 a woken or spinning
+	 * waiter is on its way (unlock wakes nobody else); 16 the holder took it in its
+	 * slow path (the next contender parks without spinning).  A free word may carry 2
+	 * and 8 (mutex.c).  Process-shared ones use glibc's 0/1/2 (and the kernel futex),
+	 * so a native glibc process can share them. */
 	_Atomic int xlock;
 	unsigned count;     /* recursion depth (recursive kind), owned by the owner */
 	_Atomic int xowner; /* tid of the owner (fake tid for Gs), 0 when free */
 	unsigned nusers;    /* robust mutexes: GR_ROBUST_*; written by the owner */
 	int kind;           /* PTHREAD_MUTEX_* type in the low 2 bits, glibc's flags above */
+	/* Private mutexes: the gr_park_gen in which WOKEN was last set (mutex.c). */
 	short spins;
 	short elision; /* the priority ceiling of a PTHREAD_PRIO_PROTECT mutex */
 	struct gr_mutex *list_prev, *list_next; /* robust list of the owner; owned by it */

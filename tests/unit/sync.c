@@ -129,6 +129,56 @@ Test(park, handoff_returns_one_to_the_waiter)
 	cr_assert_eq(join(t), 1);
 }
 
+/* gr_park_wake_decide (issue 3): the caller's decision runs under the queue's lock once
+ * the oldest waiter is claimed, or with woken false when nobody (alive) waits. */
+static _Atomic int dword, dparked, dcalls, dlast = -1;
+static bool dword_zero(const void *addr, void *arg)
+{
+	(void)arg;
+	return atomic_load((_Atomic int *)addr) == 0;
+}
+static void *decide_waiter(void *arg)
+{
+	int r;
+	atomic_fetch_add(&dparked, 1);
+	/* EAGAIN: a decide ran before this waiter was queued; the test resets the word. */
+	while ((r = gr_park_wait(&dword, dword_zero, NULL, (int64_t)(intptr_t)arg, 0)) == -EAGAIN)
+		sched_yield();
+	return (void *)(intptr_t)r;
+}
+static void decide_set(const void *addr, void *arg, bool woken)
+{
+	(void)arg;
+	atomic_store((_Atomic int *)addr, 1);
+	atomic_fetch_add(&dcalls, 1);
+	atomic_store(&dlast, woken);
+}
+
+Test(park, wake_decide_tells_whether_it_woke)
+{
+	cr_assert_eq(gr_park_wake_decide(&dword, decide_set, NULL), 0);
+	cr_assert_eq(atomic_load(&dcalls), 1);
+	cr_assert_eq(atomic_load(&dlast), 0, "nobody waited");
+
+	atomic_store(&dword, 0);
+	pthread_t t = spawn(decide_waiter, NULL);
+	await_count(&dparked, 1);
+	int n = 0;
+	while ((n = gr_park_wake_decide(&dword, decide_set, NULL)) == 0)
+		atomic_store(&dword, 0); /* not queued yet: let it sleep */
+	cr_assert_eq(n, 1);
+	cr_assert_eq(atomic_load(&dlast), 1, "decide saw the claimed waiter");
+	cr_assert_eq(join(t), 0, "woken, not EAGAIN");
+	cr_assert_eq(atomic_load(&dword), 1);
+
+	/* A waiter that timed out is not woken, and decide hears so. */
+	atomic_store(&dword, 0);
+	t = spawn(decide_waiter, (void *)(intptr_t)(gr_nanotime() + 20 * MS));
+	cr_assert_eq(join(t), (intptr_t)-ETIMEDOUT);
+	cr_assert_eq(gr_park_wake_decide(&dword, decide_set, NULL), 0);
+	cr_assert_eq(atomic_load(&dlast), 0);
+}
+
 static int bword;
 static _Atomic int bparked;
 static void *bits_waiter(void *arg)
@@ -286,6 +336,82 @@ Test(mutex, contended_count_exact)
 		join(t[i]);
 	cr_assert_eq(ccount, 8 * 20000);
 	cr_assert_eq(atomic_load(&cm.xlock), 0);
+}
+
+/* The word of a free private mutex may carry waiter flags (2 waiters may be parked, 8 a
+ * woken waiter on its way; issue 3): it is still free for lock, trylock and destroy, and
+ * the flags stay for the woken waiter. */
+Test(mutex, free_word_with_waiter_flags_is_free)
+{
+	struct gr_mutex m = { 0 };
+	atomic_store(&m.xlock, 8);
+	cr_assert(!gr_mutex_held(&m));
+	cr_assert_eq(gr_mutex_trylock(&m), 0);
+	cr_assert(gr_mutex_held(&m));
+	cr_assert_eq(gr_mutex_trylock(&m), EBUSY);
+	cr_assert_eq(gr_mutex_destroy(&m), EBUSY);
+	cr_assert_eq(gr_mutex_unlock(&m), 0);
+	cr_assert_eq(atomic_load(&m.xlock), 8, "the woken waiter's flag stays");
+	atomic_store(&m.xlock, 2 | 8);
+	cr_assert_eq(gr_mutex_lock(&m, 0), 0);
+	cr_assert_eq(atomic_load(&m.xlock), 1 | 2 | 8);
+	cr_assert_eq(gr_mutex_unlock(&m), 0, "no wake: one is on its way");
+	cr_assert_eq(atomic_load(&m.xlock), 2 | 8);
+	cr_assert_eq(gr_mutex_destroy(&m), 0);
+}
+
+/* In the child of fork, a woken flag the parent left announced a parent thread: an unlock
+ * that trusted it would wake nobody for good.  It looks for waiters instead, and clears
+ * the flag (issue 3). */
+Test(mutex, woken_flag_of_the_parent_is_stale_in_the_child)
+{
+	struct gr_mutex m = { 0 };
+	cr_assert_eq(gr_mutex_lock(&m, 0), 0);
+	atomic_fetch_or(&m.xlock, 2 | 8); /* waiters, and a woken one on its way */
+	gr_park_fork_child();             /* what fork.c does in the child */
+	cr_assert_eq(gr_mutex_unlock(&m), 0);
+	cr_assert_eq(atomic_load(&m.xlock), 0, "the parent's woken flag was trusted");
+}
+
+/* Lockers that give up (timed out) and lockers that wait mixed on one mutex, with
+ * spinning on (two Ps pretended): no wake-up may be lost to a waiter that left, so every
+ * blocking locker gets through (issue 3). */
+static struct gr_mutex tm;
+static long tcount;
+static _Atomic long tgaveup;
+static void *timed_contend(void *arg)
+{
+	bool timed = (intptr_t)arg & 1;
+	for (int i = 0; i < 2000; i++) {
+		int64_t deadline = timed ? gr_nanotime() + 3000 : 0;
+		int r = gr_mutex_lock(&tm, deadline);
+		if (r == ETIMEDOUT) {
+			atomic_fetch_add(&tgaveup, 1);
+			continue;
+		}
+		cr_assert_eq(r, 0);
+		tcount++;
+		/* Hold it a little, so that lockers queue up and timed ones give up. */
+		for (int64_t until = gr_nanotime() + 2000; gr_nanotime() < until;)
+			;
+		gr_mutex_unlock(&tm);
+	}
+	return NULL;
+}
+
+Test(mutex, timeouts_and_spinning_lose_no_wakeup)
+{
+	int nprocs = gr_sched.nprocs;
+	gr_sched.nprocs = 2; /* foreign threads spin when another P seems to run */
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		t[i] = spawn(timed_contend, (void *)(intptr_t)i);
+	for (int i = 0; i < 8; i++)
+		join(t[i]);
+	gr_sched.nprocs = nprocs;
+	cr_log_info("gave up %ld times", atomic_load(&tgaveup));
+	cr_assert_eq(tcount + atomic_load(&tgaveup), 8 * 2000);
+	cr_assert_eq(atomic_load(&tm.xlock), 0, "flags left behind");
 }
 
 Test(mutex, prio_ceiling)
