@@ -67,6 +67,7 @@
 #define INFO_KIND 0xffu
 #define INFO_REGISTERED 0x100u
 #define INFO_FRESH 0x200u /* a socket from our socket() hook, not yet connected */
+#define FLAGS_CACHED 2u /* pd.xflags holds an answer */
 
 #define EVFD_TAG UINT64_MAX
 
@@ -82,8 +83,8 @@ struct pd {
 	/* Atomic: (life << 32) | kind | INFO_*: what is known of that life.  Written under
 	 * lock, read without it. */
 	_Atomic uint64_t xinfo;
-	/* Atomic: (life << 32) | (flags epoch << 1) | O_NONBLOCK, as F_GETFL said in that
-	 * life and epoch (see pd_nonblock). */
+	/* Atomic: (life << 32) | (flags epoch << 2) | FLAGS_CACHED | O_NONBLOCK, as F_GETFL
+	 * said in that life and epoch (see pd_nonblock); 0 until then. */
 	_Atomic uint64_t xflags;
 	/* Protected by lock: SO_RCVTIMEO/SO_SNDTIMEO (ns, 0 = none) of life timeo_seq as of
 	 * timeo_epoch. */
@@ -468,15 +469,17 @@ static long handoff_call(struct gr_io *io)
  * another process, or by a raw system call, is not seen (documented). */
 static bool pd_nonblock(struct pd *pd, int fd, uint32_t seq)
 {
-	uint32_t ep = atomic_load_explicit(&xflags_epoch, memory_order_acquire) & 0x7fffffff;
+	uint32_t ep = atomic_load_explicit(&xflags_epoch, memory_order_acquire) & 0x3fffffff;
 	uint64_t c = atomic_load_explicit(&pd->xflags, memory_order_acquire);
 
-	if ((uint32_t)(c >> 32) == seq && ((uint32_t)c >> 1) == ep)
+	/* FLAGS_CACHED tells an entry from the zeroed word, which would otherwise read as
+	 * "blocking" for life 0 (a descriptor inherited or made without a hook) at epoch 0. */
+	if ((uint32_t)(c >> 32) == seq && ((uint32_t)c >> 2) == ep && (c & FLAGS_CACHED))
 		return c & 1;
 	long fl = gr_syscall(SYS_fcntl, fd, F_GETFL, 0);
 	bool nb = fl >= 0 && (fl & O_NONBLOCK);
 	if (fl >= 0)
-		atomic_store_explicit(&pd->xflags, (uint64_t)seq << 32 | ep << 1 | nb,
+		atomic_store_explicit(&pd->xflags, (uint64_t)seq << 32 | ep << 2 | FLAGS_CACHED | nb,
 				      memory_order_release);
 	return nb;
 }
