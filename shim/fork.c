@@ -131,6 +131,7 @@ static void child_reinit(struct gr_g *gp)
 	gr_tls_fork_child();
 	if (gr_netpoll_fork_child)
 		gr_netpoll_fork_child();
+	gr_sig_fork_child(gp);
 	/* POSIX: the child's pending signals are empty; its mask is the caller's. */
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);

@@ -116,6 +116,14 @@ void gr_sig_kick(struct gr_g *gp);
  * signalling this M (proc.c's gr_exitsyscall calls it). */
 void gr_sig_syscall_leave(struct gr_g *gp);
 
+/* sysmon, each tick: hands process-directed signals that no thread has taken (every M
+ * that could is off its G) to the main G, or raises them at their default action (see
+ * signal.c).  Looks at most once a millisecond. */
+void gr_sig_sysmon(int64_t now);
+
+/* In a fork child: gp, the forking G, is the one process-directed signals go to. */
+void gr_sig_fork_child(struct gr_g *gp);
+
 /* ---- cancellation (cancel.c) ---- */
 
 /* True when the calling G has an enabled, pending cancellation request. */
