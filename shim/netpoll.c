@@ -53,6 +53,7 @@
 #include <termios.h>
 
 #include "arch/x86_64/syscall.h"
+#include "fd.h"
 #include "netpoll.h"
 #include "park.h"
 #include "proc.h"
@@ -129,6 +130,8 @@ static struct pd *pd_lookup(int fd, bool create)
 	return &c[fd & (CHUNK_SIZE - 1)];
 }
 
+static gr_fd_claimed_fn claimed;
+
 static int netpoll_init(void)
 {
 	int st = atomic_load_explicit(&xinit, memory_order_acquire);
@@ -151,8 +154,9 @@ static int netpoll_init(void)
 				gr_syscall(SYS_close, ev, 0, 0);
 			atomic_store_explicit(&xinit, 3, memory_order_release);
 		} else {
-			epfd = ep;
-			evfd = ev;
+			/* Out of the program's way (fd.c). */
+			epfd = gr_fd_own(ep, claimed);
+			evfd = gr_fd_own(ev, claimed);
 			atomic_store_explicit(&xlastpoll, gr_nanotime(), memory_order_relaxed);
 			atomic_store_explicit(&xpoll_until, INT64_MAX, memory_order_relaxed);
 			atomic_store_explicit(&xinit, 2, memory_order_release);
@@ -167,10 +171,6 @@ bool gr_netpoll_inited(void)
 	return atomic_load_explicit(&xinit, memory_order_acquire) == 2;
 }
 
-bool gr_netpoll_own_fd(int fd)
-{
-	return gr_netpoll_inited() && (fd == epfd || fd == evfd);
-}
 
 /* ---- descriptor state ---------------------------------------------------------------- */
 
@@ -693,7 +693,8 @@ int gr_netpoll_sysmon(int64_t now)
 	return gr_netpoll_poll();
 }
 
-void gr_netpoll_vacate(int fd)
+/* The program dup2s onto the epoll or eventfd descriptor: move it (fd.c). */
+static void claimed(int fd)
 {
 	gr_lock(&init_lock);
 	int *own = fd == epfd ? &epfd : fd == evfd ? &evfd : NULL;
@@ -703,7 +704,7 @@ void gr_netpoll_vacate(int fd)
 		 * reference until it returns. */
 		long n = gr_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
 		if (n >= 0)
-			*own = (int)n;
+			*own = gr_fd_own((int)n, claimed);
 	}
 	gr_unlock(&init_lock);
 }
@@ -713,6 +714,8 @@ void gr_netpoll_fork_child(void)
 	/* The child shares the parent's epoll instance: leave it (closing the child's copies
 	 * of both descriptors) and start a new one on the next registration. */
 	if (gr_netpoll_inited()) {
+		gr_fd_disown(epfd);
+		gr_fd_disown(evfd);
 		gr_syscall(SYS_close, epfd, 0, 0);
 		gr_syscall(SYS_close, evfd, 0, 0);
 	}
@@ -747,7 +750,7 @@ static void close_range_bump(unsigned first, unsigned last, bool begin)
 			struct pd *pd = &chunk[i];
 			if (fd < first || fd > last)
 				continue;
-			if (begin ? !gr_netpoll_own_fd((int)fd)
+			if (begin ? !gr_fd_is_runtime((int)fd)
 				  : (atomic_load_explicit(&pd->xseq, memory_order_relaxed) & 1))
 				pd_bump(pd, (int)fd, begin);
 		}
@@ -764,11 +767,3 @@ void gr_netpoll_close_range_end(unsigned first, unsigned last)
 	close_range_bump(first, last, false);
 }
 
-int gr_netpoll_own_fds(int fds[2])
-{
-	if (!gr_netpoll_inited())
-		return 0;
-	fds[0] = epfd < evfd ? epfd : evfd;
-	fds[1] = epfd < evfd ? evfd : epfd;
-	return 2;
-}
