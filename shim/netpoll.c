@@ -403,7 +403,9 @@ static bool may_sleep(const void *addr, void *arg)
 	       atomic_load_explicit(&a->pd->xseq, memory_order_seq_cst) == a->seq;
 }
 
-static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline)
+/* restartable: an interruption whose handlers all had SA_RESTART returns 0 (the caller
+ * retries the call, as the kernel restarts it); else it returns -EINTR. */
+static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline, bool restartable)
 {
 	struct park_arg a = {pd, seq, gen};
 
@@ -413,11 +415,9 @@ static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline)
 	if (atomic_load_explicit(&pd->xseq, memory_order_acquire) != seq)
 		return -EBADF;
 	if (r == -EINTR) {
-		/* A signal or cancellation (signal.c): I/O waits are cancellation points, and
-		 * return EINTR unless every handler run had SA_RESTART (then the caller
-		 * retries the call, as the kernel restarts it). */
+		/* A signal or cancellation (signal.c): I/O waits are cancellation points. */
 		gr_cancel_point();
-		return gr_getg()->sigrestart ? 0 : -EINTR;
+		return restartable && gr_getg()->sigrestart ? 0 : -EINTR;
 	}
 	return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
@@ -450,7 +450,12 @@ int gr_netpoll_arm(int fd, struct gr_np_token *tok)
 
 int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline)
 {
-	return park(tok->pd, tok->seq, tok->gen, deadline);
+	return park(tok->pd, tok->seq, tok->gen, deadline, true);
+}
+
+int gr_netpoll_park_norestart(const struct gr_np_token *tok, int64_t deadline)
+{
+	return park(tok->pd, tok->seq, tok->gen, deadline, false);
 }
 
 /* ---- I/O ----------------------------------------------------------------------------- */
@@ -556,7 +561,7 @@ long gr_netpoll_io(struct gr_io *io)
 					    : 0;
 			io->deadline = t ? gr_nanotime() + t : -1;
 		}
-		r = park(pd, seq, gen, io->deadline > 0 ? io->deadline : 0);
+		r = park(pd, seq, gen, io->deadline > 0 ? io->deadline : 0, true);
 		if (r == -ETIMEDOUT)
 			return -EAGAIN;
 		if (r)

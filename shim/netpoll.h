@@ -65,8 +65,14 @@ struct gr_np_token {
 int gr_netpoll_arm(int fd, struct gr_np_token *tok);
 
 /* Parks until the descriptor of tok has had an event since the snapshot, or deadline
- * (monotonic ns, 0 = none) passes.  Returns 0, -ETIMEDOUT or -EBADF (closed).  May park. */
+ * (monotonic ns, 0 = none) passes.  Returns 0, -ETIMEDOUT, -EBADF (closed), or -EINTR
+ * when a signal or cancellation ended the wait (0 instead when every handler run had
+ * SA_RESTART: the caller retries, as the kernel restarts the call).  May park. */
 int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline);
+
+/* The same for the calls the kernel never restarts (poll, select, epoll_wait): -EINTR
+ * whatever SA_RESTART says. */
+int gr_netpoll_park_norestart(const struct gr_np_token *tok, int64_t deadline);
 
 /* close/dup2/dup3 over fd: begin before the real call (Gs parked on fd wake with EBADF;
  * the registration is dropped), end after it (the fd number starts a new life). */

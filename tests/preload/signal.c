@@ -92,15 +92,19 @@ ParameterizedTest(int *n, signal, signals_contract, .timeout = 150)
  * with every signal blocked; at its default action it ends the process.  Under green every
  * M was off its G then: the poller's M ran the handler on its scheduler context and the
  * parked reader never woke (CPython's test_signal siginterrupt tests and test_socket's
- * sendall_interrupted hung so).  Parameters: case * 2 + (maxprocs - 1). */
-static const char *const waiting_cases[] = {"eintr", "restart", "others", "default"};
+ * sendall_interrupted hung so).  poll, select and epoll_wait fail with EINTR even under
+ * SA_RESTART (green's went on waiting: test_socket's interrupted timeout tests).
+ * Parameters: case * 2 + (maxprocs - 1). */
+static const char *const waiting_cases[] = {"eintr",   "restart", "others", "default",
+					    "poll",    "select",  "epoll"};
+#define NWAITING ((int)(sizeof waiting_cases / sizeof waiting_cases[0]))
 
 ParameterizedTestParameters(signal, process_signal_while_all_wait)
 {
-	static int idx[8];
-	for (int i = 0; i < 8; i++)
+	static int idx[NWAITING * 2];
+	for (int i = 0; i < NWAITING * 2; i++)
 		idx[i] = i;
-	return cr_make_param_array(int, idx, 8);
+	return cr_make_param_array(int, idx, NWAITING * 2);
 }
 
 ParameterizedTest(int *pi, signal, process_signal_while_all_wait, .timeout = 60)

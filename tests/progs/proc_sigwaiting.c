@@ -13,6 +13,10 @@
  *             second pipe (so only the main thread may take the signal)
  *   default   SIGALRM at its default action while the main thread reads: the process ends
  *             by SIGALRM
+ *   poll, select, epoll
+ *             the main thread waits (5 s at most) for the pipe to be readable; the handler
+ *             has SA_RESTART, and still the wait fails with EINTR: the kernel never
+ *             restarts these calls (signal(7))
  * Prints `name=value` lines (facts only) and `END=ok`; the test compares stdout and the
  * exit status natively and under green.  The timer repeats every 20 ms until the case is
  * over, so a signal that comes before the read starts is simply followed by another.
@@ -22,7 +26,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -76,6 +83,33 @@ static void read_one(void)
 	printf("handler_ran=%s\n", handled == 1 ? "yes" : "no");
 }
 
+/* Waits for the pipe to be readable with the call named by how; prints its result. */
+static void wait_readable(const char *how)
+{
+	int r = -1;
+
+	if (strcmp(how, "poll") == 0) {
+		struct pollfd p = {.fd = fds[0], .events = POLLIN};
+		r = poll(&p, 1, 5000);
+	} else if (strcmp(how, "select") == 0) {
+		fd_set in;
+		struct timeval tv = {5, 0};
+		FD_ZERO(&in);
+		FD_SET(fds[0], &in);
+		r = select(fds[0] + 1, &in, NULL, NULL, &tv);
+	} else {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event e = {.events = EPOLLIN}, out;
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &e);
+		r = epoll_wait(ep, &out, 1, 5000);
+	}
+	int err = errno;
+	timer(0);
+	printf("%s=%d\n", how, r);
+	printf("errno=%s\n", r < 0 ? strerrorname_np(err) : "-");
+	printf("handler_ran=%s\n", handled ? "yes" : "no");
+}
+
 static int stop[2];
 
 static void *waiter(void *arg)
@@ -116,11 +150,16 @@ int main(int argc, char **argv)
 		if (write(stop[1], "x", 1) != 1)
 			return 1;
 		pthread_join(t, NULL);
+	} else if (!strcmp(c, "poll") || !strcmp(c, "select") || !strcmp(c, "epoll")) {
+		install(on_alarm_quiet, SA_RESTART);
+		timer(20000);
+		wait_readable(c);
 	} else if (strcmp(c, "default") == 0) {
 		timer(20000);
 		read_one(); /* never returns: SIGALRM's default action ends the process */
 	} else {
-		fprintf(stderr, "usage: proc_sigwaiting eintr|restart|others|default\n");
+		fprintf(stderr, "usage: proc_sigwaiting eintr|restart|others|default|poll|select|"
+				"epoll\n");
 		return 2;
 	}
 	printf("END=ok\n");
