@@ -21,8 +21,9 @@
  *  - a process-directed signal that arrives while no M runs a G that allows it (every
  *    such G is parked: a single-threaded program waiting in read, natively interrupted
  *    with EINTR) stays pending in the process, where sysmon finds it (gr_sig_sysmon,
- *    every millisecond at most).  If the main G allows it, sysmon takes it and sends it
- *    to the main G as pthread_kill would (below), which interrupts the main G's
+ *    every millisecond at most).  If the main G allows it and is not running (else the
+ *    kernel gives it the signal), sysmon takes it and sends it to the main G as
+ *    pthread_kill would (below), which interrupts the main G's
  *    interruptible wait, as the kernel, which prefers the main thread, does natively; a
  *    signal left at its default action is raised on sysmon instead, so that a SIGTERM
  *    ends the process whatever the main G waits in.
@@ -54,7 +55,8 @@
  * main has exited) while every G allowing it is parked waits until one of them runs; one
  * that lands on a spinning M runs its handler there and interrupts nothing; one that
  * sysmon forwards reaches the handler without its siginfo unless the main G is in a
- * system call.  A pthread_sigqueue value reaches the handler only when the signal can be
+ * system call and the signal was queued (sigqueue, timers: the kernel lets a thread other
+ * than the main one queue no other kind).  A pthread_sigqueue value reaches the handler only when the signal can be
  * sent straight to the G's M (a system call in progress); otherwise the handler sees
  * SI_TKILL without the value.  A signal made pending on a G that is neither parked
  * interruptibly nor in a system call is delivered at its next interruptible wait or when
@@ -555,13 +557,12 @@ static void (*glibc_restorer(void))(void)
 /* A process-directed signal at its default action: raise it where nothing blocks it, on
  * this thread (sysmon, which blocks every signal), for the kernel's action: the process
  * ends (with a core where the signal says so), stops, or ignores it. */
-static void raise_default(int sig, const siginfo_t *info)
+static void raise_default(int sig)
 {
 	uint64_t open = ALL_BLOCKED & ~GR_SIGBIT(sig), old;
 
 	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &open, &old, 8);
-	gr_syscall4(SYS_rt_tgsigqueueinfo, getpid_raw(), gr_syscall(SYS_gettid, 0, 0, 0), sig,
-		    info);
+	gr_syscall(SYS_tgkill, getpid_raw(), gr_syscall(SYS_gettid, 0, 0, 0), sig);
 	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 }
 
@@ -571,8 +572,11 @@ void gr_sig_sysmon(int64_t now)
 	struct gr_g *gp = sig_main;
 	uint64_t pend = 0;
 
+	/* A running main G (in a system call too) has its mask on its M: the kernel gives
+	 * the signal to that thread, which may just not have run yet.  Leave it there. */
 	if (now - last < SIG_SYSMON_NS || !gp ||
-	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_relaxed))
+	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_relaxed) ||
+	    atomic_load_explicit(&gp->xstatus, memory_order_acquire) == GR_G_RUNNING)
 		return;
 	last = now;
 	/* sysmon blocks every signal: rt_sigpending reports all the process's pending ones
@@ -594,9 +598,11 @@ void gr_sig_sysmon(int64_t now)
 			continue;
 		if (gr_syscall4(SYS_rt_sigaction, sig, NULL, &ka, 8) == 0 &&
 		    (uintptr_t)ka.handler == (uintptr_t)SIG_DFL)
-			raise_default(sig, &info);
-		else
-			gr_sig_kill(gp, sig, &info);
+			raise_default(sig);
+		else /* the kernel lets a thread other than the main one queue only negative
+		      * si_codes (sigqueue's, timers'): kill's and alarm's go as tgkill's */
+			gr_sig_kill(gp, sig,
+				    info.si_code < 0 && info.si_code != SI_TKILL ? &info : NULL);
 	}
 }
 

@@ -95,8 +95,8 @@ ParameterizedTest(int *n, signal, signals_contract, .timeout = 150)
  * sendall_interrupted hung so).  poll, select and epoll_wait fail with EINTR even under
  * SA_RESTART (green's went on waiting: test_socket's interrupted timeout tests).
  * Parameters: case * 2 + (maxprocs - 1). */
-static const char *const waiting_cases[] = {"eintr",   "restart", "others", "default",
-					    "poll",    "select",  "epoll"};
+static const char *const waiting_cases[] = {"eintr", "restart", "others", "default",
+					    "pause", "poll",	"select", "epoll"};
 #define NWAITING ((int)(sizeof waiting_cases / sizeof waiting_cases[0]))
 
 ParameterizedTestParameters(signal, process_signal_while_all_wait)

@@ -13,6 +13,8 @@
  *             second pipe (so only the main thread may take the signal)
  *   default   SIGALRM at its default action while the main thread reads: the process ends
  *             by SIGALRM
+ *   pause     the main thread waits in pause(), a system call: the kernel delivers the
+ *             signal to it directly (green's sysmon must not take it first)
  *   poll, select, epoll
  *             the main thread waits (5 s at most) for the pipe to be readable; the handler
  *             has SA_RESTART, and still the wait fails with EINTR: the kernel never
@@ -150,6 +152,14 @@ int main(int argc, char **argv)
 		if (write(stop[1], "x", 1) != 1)
 			return 1;
 		pthread_join(t, NULL);
+	} else if (strcmp(c, "pause") == 0) {
+		install(on_alarm_quiet, SA_RESTART);
+		timer(20000);
+		int r = pause();
+		int err = errno;
+		timer(0);
+		printf("pause=%d\nerrno=%s\nhandler_ran=%s\n", r, strerrorname_np(err),
+		       handled ? "yes" : "no");
 	} else if (!strcmp(c, "poll") || !strcmp(c, "select") || !strcmp(c, "epoll")) {
 		install(on_alarm_quiet, SA_RESTART);
 		timer(20000);
@@ -158,8 +168,8 @@ int main(int argc, char **argv)
 		timer(20000);
 		read_one(); /* never returns: SIGALRM's default action ends the process */
 	} else {
-		fprintf(stderr, "usage: proc_sigwaiting eintr|restart|others|default|poll|select|"
-				"epoll\n");
+		fprintf(stderr, "usage: proc_sigwaiting eintr|restart|others|default|pause|poll|"
+				"select|epoll\n");
 		return 2;
 	}
 	printf("END=ok\n");
