@@ -162,3 +162,9 @@ gr_fd_claimed_fn *gr_fd_capturing(void)
 
 	return tp && tp == gr_arch_tp() ? capture_claimed : NULL;
 }
+
+void gr_fd_fork_child(void)
+{
+	own_lock = (struct gr_lock)GR_LOCK_INIT;
+	atomic_store_explicit(&xcapturer, NULL, memory_order_relaxed);
+}

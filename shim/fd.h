@@ -37,4 +37,8 @@ void gr_fd_capture_begin(gr_fd_claimed_fn *claimed);
 void gr_fd_capture_end(void);
 gr_fd_claimed_fn *gr_fd_capturing(void);
 
+/* In a fork child: the table's lock may have been held by a thread the child does not
+ * have; the descriptors themselves are the child's copies and stay. */
+void gr_fd_fork_child(void);
+
 #endif

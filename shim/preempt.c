@@ -312,11 +312,13 @@ void gr_preempt_prepare(void)
 	    !atomic_compare_exchange_strong_explicit(&xunwinder, &st, UNWINDER_PREPARING,
 						     memory_order_relaxed, memory_order_relaxed))
 		return;
+	int saved_errno = errno; /* the program's: libunwind sets it (EAGAIN from its pipe) */
 	gr_fd_capture_begin(unwinder_claimed);
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE);
 	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0)
 		unw_step(&cur);
 	gr_fd_capture_end();
+	errno = saved_errno;
 	st = UNWINDER_PREPARING;
 	/* Release: the unwinder's initialisation is complete before a handler uses it;
 	 * pairs with the acquire in safe_point. */
