@@ -55,6 +55,7 @@
 #include "runtime.h"
 #include "sig.h"
 #include "sysmon.h"
+#include "tls.h"
 
 #define RED_ZONE 128
 #define MAX_FRAMES 256
@@ -294,7 +295,10 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
  * writing them to it), which becomes a runtime descriptor (fd.h); it is made only when
  * the program makes its first thread, since a single G is never preempted.  Should the
  * program dup2 onto one of its numbers, the unwinder is given up (it would write to the
- * program's file) and preemption with it.
+ * program's file) and preemption with it.  It runs on the M's own TCB (gr_tls_on_m):
+ * libunwind blocks every signal around its locks with sigprocmask, which on the G would
+ * be the program's mask changing (and would widen every idle M's mask for good: a
+ * sigprocmask system call at every switch after), and it sets errno.
  */
 static void unwinder_claimed(int fd)
 {
@@ -302,23 +306,28 @@ static void unwinder_claimed(int fd)
 	atomic_store_explicit(&xunwinder, UNWINDER_LOST, memory_order_relaxed);
 }
 
-void gr_preempt_prepare(void)
+static void unwinder_init_on_m(void *arg)
 {
-	int st = UNWINDER_NONE;
 	unw_context_t uc;
 	unw_cursor_t cur;
 
-	if (!preempt_sig || atomic_load_explicit(&xunwinder, memory_order_relaxed) != st ||
-	    !atomic_compare_exchange_strong_explicit(&xunwinder, &st, UNWINDER_PREPARING,
-						     memory_order_relaxed, memory_order_relaxed))
-		return;
-	int saved_errno = errno; /* the program's: libunwind sets it (EAGAIN from its pipe) */
+	(void)arg;
 	gr_fd_capture_begin(unwinder_claimed);
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE);
 	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0)
 		unw_step(&cur);
 	gr_fd_capture_end();
-	errno = saved_errno;
+}
+
+void gr_preempt_prepare(void)
+{
+	int st = UNWINDER_NONE;
+
+	if (!preempt_sig || atomic_load_explicit(&xunwinder, memory_order_relaxed) != st ||
+	    !atomic_compare_exchange_strong_explicit(&xunwinder, &st, UNWINDER_PREPARING,
+						     memory_order_relaxed, memory_order_relaxed))
+		return;
+	gr_tls_on_m(unwinder_init_on_m, NULL);
 	st = UNWINDER_PREPARING;
 	/* Release: the unwinder's initialisation is complete before a handler uses it;
 	 * pairs with the acquire in safe_point. */
