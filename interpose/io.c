@@ -201,8 +201,12 @@ GR_EXPORT ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t 
 GR_EXPORT int pipe2(int fds[2], int flags)
 {
 	int r = gr_real.pipe2(fds, flags);
+	gr_fd_claimed_fn *runtime = r == 0 ? gr_fd_capturing() : NULL;
 
-	if (r == 0 && gr_is_ready()) {
+	if (runtime) { /* a library green called made it: the runtime's (fd.h) */
+		fds[0] = gr_fd_own(fds[0], runtime);
+		fds[1] = gr_fd_own(fds[1], runtime);
+	} else if (r == 0 && gr_is_ready()) {
 		gr_netpoll_fd_new(fds[0], GR_FD_PIPE, false);
 		gr_netpoll_fd_new(fds[1], GR_FD_PIPE, false);
 		gr_netpoll_pair(fds[0], fds[1]);
@@ -219,20 +223,20 @@ GR_EXPORT int close(int fd)
 {
 	if (!gr_is_ready())
 		return gr_real.close(fd);
-	if (gr_netpoll_own_fd(fd))
-		return 0; /* the poller's epoll or eventfd: the program did not open it */
+	if (gr_fd_is_runtime(fd))
+		return 0; /* the runtime's own (fd.h): the program did not open it */
 	gr_netpoll_close_begin(fd);
 	long r = gr_syscall(SYS_close, fd, 0, 0);
 	gr_netpoll_close_end(fd);
 	return (int)gr_ret_errno(r);
 }
 
-/* close_range and closefrom close every fd of a range, the poller's own excepted (a
+/* close_range and closefrom close every fd of a range, the runtime's own excepted (a
  * daemon's closefrom(3) must not take the netpoller down): the range is split around
  * them.  CLOSE_RANGE_CLOEXEC closes nothing now and passes straight through. */
 static long close_range_split(unsigned first, unsigned last, unsigned flags)
 {
-	int own[2], n = gr_netpoll_own_fds(own);
+	int own[8], n = gr_fd_runtime_list(own, 8);
 
 	for (int i = 0; i < n; i++) {
 		unsigned o = (unsigned)own[i];
@@ -274,8 +278,8 @@ GR_EXPORT int dup3(int old, int new, int flags)
 {
 	if (!gr_is_ready() || old == new)
 		return gr_real.dup3(old, new, flags);
-	if (gr_netpoll_own_fd(new))
-		gr_netpoll_vacate(new);
+	if (gr_fd_is_runtime(new))
+		gr_fd_claim(new);
 	gr_netpoll_close_begin(new);
 	long r = gr_syscall(SYS_dup3, old, new, flags);
 	gr_netpoll_close_end(new);

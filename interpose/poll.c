@@ -27,8 +27,9 @@
 typedef long (*check_fn)(void *arg);
 
 /* Waits until check(arg) != 0 or deadline (monotonic ns, 0 = forever) passes, parking on
- * the n descriptors of fds meanwhile.  Returns check's answer, 0 on timeout, or -EPERM
- * when the caller must make the blocking call itself. */
+ * the n descriptors of fds meanwhile.  Returns check's answer, 0 on timeout, -EINTR when a
+ * signal handler ran (or a cancellation came), or -EPERM when the caller must make the
+ * blocking call itself. */
 static long wait_ready(const struct pollfd *fds, int n, int64_t deadline, check_fn check,
 		       void *arg)
 {
@@ -71,11 +72,14 @@ static long wait_ready(const struct pollfd *fds, int n, int64_t deadline, check_
 			break;
 		if (deadline && gr_nanotime() >= deadline)
 			break;
-		if (watch < 0) { /* nothing to watch: a sleep */
-			gr_park_sleep(deadline ? deadline : INT64_MAX);
-			continue;
+		int p = watch < 0 ? gr_park_sleep(deadline ? deadline : INT64_MAX) /* a sleep */
+			: a == -EBADF ? -EBADF
+				      : gr_netpoll_park_norestart(&tok, deadline);
+		if (p == -EINTR) { /* never restarted, SA_RESTART or not (signal(7)) */
+			r = -EINTR;
+			break;
 		}
-		if (a == -EBADF || gr_netpoll_park(&tok, deadline) == -EBADF) {
+		if (p == -EBADF) {
 			r = check(arg); /* the kernel reports the closed descriptor */
 			break;
 		}

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "fd.h"
 #include "fork.h"
 #include "glibc.h"
 #include "park.h"
@@ -129,6 +130,7 @@ static void child_reinit(struct gr_g *gp)
 	gr_park_fork_child();
 	gr_stack_fork_child(gp);
 	gr_tls_fork_child();
+	gr_fd_fork_child();
 	if (gr_netpoll_fork_child)
 		gr_netpoll_fork_child();
 	gr_sig_fork_child(gp);

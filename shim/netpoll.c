@@ -75,6 +75,7 @@
 #include <termios.h>
 
 #include "arch/x86_64/syscall.h"
+#include "fd.h"
 #include "netpoll.h"
 #include "park.h"
 #include "proc.h"
@@ -91,6 +92,7 @@
 #define INFO_KIND 0xffu
 #define INFO_REGISTERED 0x100u
 #define INFO_FRESH 0x200u /* a socket from our socket() hook, not yet connected */
+#define FLAGS_CACHED 2u /* pd.xflags holds an answer */
 
 #define EVFD_TAG UINT64_MAX
 
@@ -106,8 +108,8 @@ struct pd {
 	/* Atomic: (life << 32) | kind | INFO_*: what is known of that life.  Written under
 	 * lock, read without it. */
 	_Atomic uint64_t xinfo;
-	/* Atomic: (life << 32) | (flags epoch << 1) | O_NONBLOCK, as F_GETFL said in that
-	 * life and epoch (see pd_nonblock). */
+	/* Atomic: (life << 32) | (flags epoch << 2) | FLAGS_CACHED | O_NONBLOCK, as F_GETFL
+	 * said in that life and epoch (see pd_nonblock); 0 until then. */
 	_Atomic uint64_t xflags;
 	/* Protected by lock: SO_RCVTIMEO/SO_SNDTIMEO (ns, 0 = none) of life timeo_seq as of
 	 * timeo_epoch. */
@@ -160,6 +162,8 @@ static struct pd *pd_lookup(int fd, bool create)
 	return &c[fd & (CHUNK_SIZE - 1)];
 }
 
+static gr_fd_claimed_fn claimed;
+
 static int netpoll_init(void)
 {
 	int st = atomic_load_explicit(&xinit, memory_order_acquire);
@@ -182,8 +186,9 @@ static int netpoll_init(void)
 				gr_syscall(SYS_close, ev, 0, 0);
 			atomic_store_explicit(&xinit, 3, memory_order_release);
 		} else {
-			epfd = ep;
-			evfd = ev;
+			/* Out of the program's way (fd.c). */
+			epfd = gr_fd_own(ep, claimed);
+			evfd = gr_fd_own(ev, claimed);
 			atomic_store_explicit(&xlastpoll, gr_nanotime(), memory_order_relaxed);
 			atomic_store_explicit(&xpoll_until, INT64_MAX, memory_order_relaxed);
 			atomic_store_explicit(&xinit, 2, memory_order_release);
@@ -198,10 +203,6 @@ bool gr_netpoll_inited(void)
 	return atomic_load_explicit(&xinit, memory_order_acquire) == 2;
 }
 
-bool gr_netpoll_own_fd(int fd)
-{
-	return gr_netpoll_inited() && (fd == epfd || fd == evfd);
-}
 
 /* ---- descriptor state ---------------------------------------------------------------- */
 
@@ -525,8 +526,11 @@ static bool may_sleep(const void *addr, void *arg)
 	       atomic_load_explicit(&a->pd->xseq, memory_order_seq_cst) == a->seq;
 }
 
-/* polled: the descriptor is registered, so a poll may wake the G (counted in xwaiters). */
-static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline, bool polled)
+/* polled: the descriptor is registered, so a poll may wake the G (counted in xwaiters).
+ * restartable: an interruption whose handlers all had SA_RESTART returns 0 (the caller
+ * retries the call, as the kernel restarts it); else it returns -EINTR. */
+static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline, bool polled,
+		bool restartable)
 {
 	struct park_arg a = {pd, seq, gen};
 
@@ -538,11 +542,9 @@ static int park(struct pd *pd, uint32_t seq, uint32_t gen, int64_t deadline, boo
 	if (atomic_load_explicit(&pd->xseq, memory_order_acquire) != seq)
 		return -EBADF;
 	if (r == -EINTR) {
-		/* A signal or cancellation (signal.c): I/O waits are cancellation points, and
-		 * return EINTR unless every handler run had SA_RESTART (then the caller
-		 * retries the call, as the kernel restarts it). */
+		/* A signal or cancellation (signal.c): I/O waits are cancellation points. */
 		gr_cancel_point();
-		return gr_getg()->sigrestart ? 0 : -EINTR;
+		return restartable && gr_getg()->sigrestart ? 0 : -EINTR;
 	}
 	return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
@@ -575,7 +577,12 @@ int gr_netpoll_arm(int fd, struct gr_np_token *tok)
 
 int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline)
 {
-	return park(tok->pd, tok->seq, tok->gen, deadline, true);
+	return park(tok->pd, tok->seq, tok->gen, deadline, true, true);
+}
+
+int gr_netpoll_park_norestart(const struct gr_np_token *tok, int64_t deadline)
+{
+	return park(tok->pd, tok->seq, tok->gen, deadline, true, false);
 }
 
 /* ---- I/O ----------------------------------------------------------------------------- */
@@ -594,15 +601,17 @@ static long handoff_call(struct gr_io *io)
  * another process, or by a raw system call, is not seen (documented). */
 static bool pd_nonblock(struct pd *pd, int fd, uint32_t seq)
 {
-	uint32_t ep = atomic_load_explicit(&xflags_epoch, memory_order_acquire) & 0x7fffffff;
+	uint32_t ep = atomic_load_explicit(&xflags_epoch, memory_order_acquire) & 0x3fffffff;
 	uint64_t c = atomic_load_explicit(&pd->xflags, memory_order_acquire);
 
-	if ((uint32_t)(c >> 32) == seq && ((uint32_t)c >> 1) == ep)
+	/* FLAGS_CACHED tells an entry from the zeroed word, which would otherwise read as
+	 * "blocking" for life 0 (a descriptor inherited or made without a hook) at epoch 0. */
+	if ((uint32_t)(c >> 32) == seq && ((uint32_t)c >> 2) == ep && (c & FLAGS_CACHED))
 		return c & 1;
 	long fl = gr_syscall(SYS_fcntl, fd, F_GETFL, 0);
 	bool nb = fl >= 0 && (fl & O_NONBLOCK);
 	if (fl >= 0)
-		atomic_store_explicit(&pd->xflags, (uint64_t)seq << 32 | ep << 1 | nb,
+		atomic_store_explicit(&pd->xflags, (uint64_t)seq << 32 | ep << 2 | FLAGS_CACHED | nb,
 				      memory_order_release);
 	return nb;
 }
@@ -713,7 +722,7 @@ static long io_wait(struct gr_io *io)
 		}
 		if (paired)
 			atomic_store_explicit(&pd->xkicked, 0, memory_order_relaxed);
-		r = park(pd, seq, gen, until, registered);
+		r = park(pd, seq, gen, until, registered, true);
 		if (r == -ETIMEDOUT && lazy) {
 			/* No kick for a while: maybe a writer no hook sees.  Register. */
 			r = pd_register(pd, io->fd, seq);
@@ -871,7 +880,8 @@ int gr_netpoll_sysmon(int64_t now)
 	return gr_netpoll_poll();
 }
 
-void gr_netpoll_vacate(int fd)
+/* The program dup2s onto the epoll or eventfd descriptor: move it (fd.c). */
+static void claimed(int fd)
 {
 	gr_lock(&init_lock);
 	int *own = fd == epfd ? &epfd : fd == evfd ? &evfd : NULL;
@@ -881,7 +891,7 @@ void gr_netpoll_vacate(int fd)
 		 * reference until it returns. */
 		long n = gr_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
 		if (n >= 0)
-			*own = (int)n;
+			*own = gr_fd_own((int)n, claimed);
 	}
 	gr_unlock(&init_lock);
 }
@@ -891,6 +901,8 @@ void gr_netpoll_fork_child(void)
 	/* The child shares the parent's epoll instance: leave it (closing the child's copies
 	 * of both descriptors) and start a new one on the next registration. */
 	if (gr_netpoll_inited()) {
+		gr_fd_disown(epfd);
+		gr_fd_disown(evfd);
 		gr_syscall(SYS_close, epfd, 0, 0);
 		gr_syscall(SYS_close, evfd, 0, 0);
 	}
@@ -927,7 +939,7 @@ static void close_range_bump(unsigned first, unsigned last, bool begin)
 			struct pd *pd = &chunk[i];
 			if (fd < first || fd > last)
 				continue;
-			if (begin ? !gr_netpoll_own_fd((int)fd)
+			if (begin ? !gr_fd_is_runtime((int)fd)
 				  : (atomic_load_explicit(&pd->xseq, memory_order_relaxed) & 1))
 				pd_bump(pd, (int)fd, begin);
 		}
@@ -944,11 +956,3 @@ void gr_netpoll_close_range_end(unsigned first, unsigned last)
 	close_range_bump(first, last, false);
 }
 
-int gr_netpoll_own_fds(int fds[2])
-{
-	if (!gr_netpoll_inited())
-		return 0;
-	fds[0] = epfd < evfd ? epfd : evfd;
-	fds[1] = epfd < evfd ? evfd : epfd;
-	return 2;
-}

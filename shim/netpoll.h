@@ -65,8 +65,14 @@ struct gr_np_token {
 int gr_netpoll_arm(int fd, struct gr_np_token *tok);
 
 /* Parks until the descriptor of tok has had an event since the snapshot, or deadline
- * (monotonic ns, 0 = none) passes.  Returns 0, -ETIMEDOUT or -EBADF (closed).  May park. */
+ * (monotonic ns, 0 = none) passes.  Returns 0, -ETIMEDOUT, -EBADF (closed), or -EINTR
+ * when a signal or cancellation ended the wait (0 instead when every handler run had
+ * SA_RESTART: the caller retries, as the kernel restarts the call).  May park. */
 int gr_netpoll_park(const struct gr_np_token *tok, int64_t deadline);
+
+/* The same for the calls the kernel never restarts (poll, select, epoll_wait): -EINTR
+ * whatever SA_RESTART says. */
+int gr_netpoll_park_norestart(const struct gr_np_token *tok, int64_t deadline);
 
 /* close/dup2/dup3 over fd: begin before the real call (Gs parked on fd wake with EBADF;
  * the registration is dropped), end after it (the fd number starts a new life). */
@@ -98,25 +104,14 @@ void gr_netpoll_timeo_changed(void);
 void gr_netpoll_flags_changed(void);
 
 /* close_range over [first, last]: the close_begin/close_end of every fd green has state
- * for (the poller's own excepted). */
+ * for (the runtime's own excepted: fd.h). */
 void gr_netpoll_close_range_begin(unsigned first, unsigned last);
 void gr_netpoll_close_range_end(unsigned first, unsigned last);
-
-/* The poller's own descriptors, ascending, into fds: returns how many (0 or 2). */
-int gr_netpoll_own_fds(int fds[2]);
-
-/* True for the poller's own descriptors (the program must not close them). */
-bool gr_netpoll_own_fd(int fd);
 
 /* In a fork child, while it is single-threaded: forget the parent's epoll instance (it
  * is shared with the parent) and every registration; the next wait registers anew.
  * For the fork support to call. */
 void gr_netpoll_fork_child(void);
-
-/* The program is about to dup2/dup3 onto fd: if fd is one of the poller's own
- * descriptors, moves it to another number first (the program may use any number: Python's
- * subprocess redirects onto low fds in its child). */
-void gr_netpoll_vacate(int fd);
 
 /* ---- the scheduler side (proc.c, sysmon.c) ------------------------------------------ */
 

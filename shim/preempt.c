@@ -48,12 +48,14 @@
 #include <unistd.h>
 
 #include "arch/x86_64/syscall.h"
+#include "fd.h"
 #include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runtime.h"
 #include "sig.h"
 #include "sysmon.h"
+#include "tls.h"
 
 #define RED_ZONE 128
 #define MAX_FRAMES 256
@@ -63,6 +65,9 @@ uint32_t gr_preempt_xsave_size;
 bool gr_preempt_use_xsave;
 
 static int preempt_sig;	 /* 0: preemption off */
+/* The unwinder's state (see gr_preempt_prepare): READY once it may be used. */
+enum { UNWINDER_NONE, UNWINDER_PREPARING, UNWINDER_READY, UNWINDER_LOST };
+static _Atomic int xunwinder;
 static pid_t self_pid;
 
 /* The program's disposition of preempt_sig.  Written by gr_preempt_sigaction under
@@ -238,7 +243,7 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
 	unw_cursor_t cur;
 	int n = 0;
 
-	if (!rs)
+	if (!rs || atomic_load_explicit(&xunwinder, memory_order_acquire) != UNWINDER_READY)
 		return false;
 	if (classify_pc(rs, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]) != CODE_PROGRAM)
 		return false;
@@ -285,17 +290,49 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
  * one would park the G inside the signal handler, with libunwind's all-signals mask still
  * set, and leave that mask on whichever M ran next (seen here: an M that never took
  * SIGURG again, one G spinning 2 s unpreempted).  So: no cache (the unwinder then takes
- * no lock), and its one-time initialisation (also locked) done here, outside any
- * handler.
+ * no lock), and its one-time initialisation (also locked) done in gr_preempt_prepare,
+ * outside any handler.  That initialisation opens a pipe (libunwind checks addresses by
+ * writing them to it), which becomes a runtime descriptor (fd.h); it is made only when
+ * the program makes its first thread, since a single G is never preempted.  Should the
+ * program dup2 onto one of its numbers, the unwinder is given up (it would write to the
+ * program's file) and preemption with it.  It runs on the M's own TCB (gr_tls_on_m):
+ * libunwind blocks every signal around its locks with sigprocmask, which on the G would
+ * be the program's mask changing (and would widen every idle M's mask for good: a
+ * sigprocmask system call at every switch after), and it sets errno.
  */
-static void unwinder_init(void)
+static void unwinder_claimed(int fd)
+{
+	(void)fd;
+	atomic_store_explicit(&xunwinder, UNWINDER_LOST, memory_order_relaxed);
+}
+
+static void unwinder_init_on_m(void *arg)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
 
+	(void)arg;
+	gr_fd_capture_begin(unwinder_claimed);
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE);
 	if (unw_getcontext(&uc) == 0 && unw_init_local(&cur, &uc) == 0)
 		unw_step(&cur);
+	gr_fd_capture_end();
+}
+
+void gr_preempt_prepare(void)
+{
+	int st = UNWINDER_NONE;
+
+	if (!preempt_sig || atomic_load_explicit(&xunwinder, memory_order_relaxed) != st ||
+	    !atomic_compare_exchange_strong_explicit(&xunwinder, &st, UNWINDER_PREPARING,
+						     memory_order_relaxed, memory_order_relaxed))
+		return;
+	gr_tls_on_m(unwinder_init_on_m, NULL);
+	st = UNWINDER_PREPARING;
+	/* Release: the unwinder's initialisation is complete before a handler uses it;
+	 * pairs with the acquire in safe_point. */
+	atomic_compare_exchange_strong_explicit(&xunwinder, &st, UNWINDER_READY,
+						memory_order_release, memory_order_relaxed);
 }
 
 /* Makes sigreturn enter gr_preempt_stub, which returns to the interrupted PC and stack
@@ -409,7 +446,10 @@ int gr_preempt_init(void)
 	}
 	xsave_measure();
 	gr_preempt_refresh();
-	unwinder_init();
+	/* A fork child whose parent was preparing the unwinder in another thread. */
+	int st = UNWINDER_PREPARING;
+	atomic_compare_exchange_strong_explicit(&xunwinder, &st, UNWINDER_NONE,
+						memory_order_relaxed, memory_order_relaxed);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;

@@ -14,6 +14,10 @@ struct gr_m;
  * when it fails. */
 int gr_preempt_init(void);
 
+/* Initialises the unwinder that the handler uses (once; see preempt.c): call before the
+ * program's second thread can run.  May park (libunwind takes a pthread mutex). */
+void gr_preempt_prepare(void);
+
 /* True when preemption is on (GREEN_PREEMPT is not 0 and the handler is installed). */
 bool gr_preempt_enabled(void);
 

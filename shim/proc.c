@@ -400,7 +400,9 @@ static bool netpoll_idle(struct gr_m *mp)
 {
 	struct gr_np_batch b;
 
-	/* Timers read after the claim: see gr_netpoll_block_claim. */
+	/* Timers read after the claim: see gr_netpoll_block_claim.  Every signal blocked
+	 * while blocked: one that no running G takes is sysmon's (signal.c). */
+	gr_sig_m_sleep(mp);
 	gr_netpoll_block(&b, earliest_timer());
 	gr_netpoll_block_release();
 	if (b.n == 0)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fd.h"
 #include "netpoll.h"
 #include "fork.h"
 #include "park.h"

@@ -30,7 +30,8 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent);
 /* gp (the calling G) is ending: its mask no longer counts in what idle Ms block. */
 void gr_sig_g_exit(struct gr_g *gp);
 
-/* In a fork child, for gp, its only G: no pending signals, the mask counts rebuilt. */
+/* In a fork child, for gp, its only G: no pending signals, the mask counts rebuilt, and gp
+ * is the G that process-directed signals nobody takes go to. */
 void gr_sig_fork_child(struct gr_g *gp);
 
 /* The M's kernel mask for a new M (read once) and, on every switch to gp, the G's mask
@@ -126,6 +127,11 @@ void gr_sig_kick(struct gr_g *gp);
 /* The end of a system call bracket: clears gp->xsyscall, waiting out a sender that is
  * signalling this M (proc.c's gr_exitsyscall calls it). */
 void gr_sig_syscall_leave(struct gr_g *gp);
+
+/* sysmon, each tick: hands process-directed signals that no thread has taken (every M
+ * that could is off its G) to the main G, or raises them at their default action (see
+ * signal.c).  Looks at most once a millisecond. */
+void gr_sig_sysmon(int64_t now);
 
 /* ---- cancellation (cancel.c) ---- */
 

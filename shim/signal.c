@@ -11,12 +11,22 @@
  *    it, and the handler runs on that G (fs is the G's TCB, so pthread_self() is the G);
  *    a signal every G blocks stays pending in the process until a G unblocks it or
  *    sigwaits for it.  For that, no thread without a G may take one: sysmon blocks every
- *    signal from birth, an M asleep in stopm blocks every signal, and an M back on g0
- *    (spinning) blocks at least every signal some live G blocks (sigblocked.h: with one
- *    mask shared by all Gs that is the mask it has, so it costs nothing).  When that
- *    set grows, grow_blocked widens the mask of every M on g0 before pthread_sigmask
- *    returns (a SIGCANCEL whose handler edits the mask sigreturn restores): a kill right
- *    after the program blocks a signal must not find a spinning M with the old mask.
+ *    signal from birth, an M asleep in stopm or blocked in the netpoller blocks every
+ *    signal, and an M back on g0 (spinning) blocks at least every signal some live G
+ *    blocks (sigblocked.h: with one mask shared by all Gs that is the mask it has, so it
+ *    costs nothing).  When that set grows, grow_blocked widens the mask of every M on g0
+ *    before pthread_sigmask returns (a SIGCANCEL whose handler edits the mask sigreturn
+ *    restores): a kill right after the program blocks a signal must not find a spinning
+ *    M with the old mask.
+ *  - a process-directed signal that arrives while no M runs a G that allows it (every
+ *    such G is parked: a single-threaded program waiting in read, natively interrupted
+ *    with EINTR) stays pending in the process, where sysmon finds it (gr_sig_sysmon,
+ *    every millisecond at most).  If the main G allows it and is not running (else the
+ *    kernel gives it the signal), sysmon takes it and sends it to the main G as
+ *    pthread_kill would (below), which interrupts the main G's
+ *    interruptible wait, as the kernel, which prefers the main thread, does natively; a
+ *    signal left at its default action is raised on sysmon instead, so that a SIGTERM
+ *    ends the process whatever the main G waits in.
  *  - thread-directed signals (pthread_kill, pthread_sigqueue) name a G, which may be
  *    running, runnable, parked or in a system call.  The sender, under the G's siglock:
  *      * G in a system call bracket (gr_entersyscall) and the signal not blocked, or in
@@ -41,7 +51,12 @@
  * the kernel picked, so green would have to own every signal's disposition.  And a
  * rt_sigprocmask on every context switch (swapcontext's way): a system call per switch.
  *
- * Known gaps: a pthread_sigqueue value reaches the handler only when the signal can be
+ * Known gaps: a process-directed signal that the main G blocks (or that comes after
+ * main has exited) while every G allowing it is parked waits until one of them runs; one
+ * that lands on a spinning M runs its handler there and interrupts nothing; one that
+ * sysmon forwards reaches the handler without its siginfo unless the main G is in a
+ * system call and the signal was queued (sigqueue, timers: the kernel lets a thread other
+ * than the main one queue no other kind).  A pthread_sigqueue value reaches the handler only when the signal can be
  * sent straight to the G's M (a system call in progress); otherwise the handler sees
  * SI_TKILL without the value.  A signal made pending on a G that is neither parked
  * interruptibly nor in a system call is delivered at its next interruptible wait or when
@@ -72,6 +87,11 @@ struct ksigaction {
 	void (*restorer)(void);
 	uint64_t mask;
 };
+
+/* The G that process-directed signals nobody took go to (gr_sig_sysmon): the main G, or
+ * in a fork child the G that forked.  Written at init and in a fork child. */
+static struct gr_g *sig_main;
+#define SIG_SYSMON_NS 1000000 /* gr_sig_sysmon looks at most this often */
 
 _Atomic uint64_t gr_sig_kernel_open;
 
@@ -207,6 +227,7 @@ void gr_sig_fork_child(struct gr_g *gp)
 	 * caller is the only G left to count. */
 	gr_sigblocked_reset();
 	gr_sigblocked_move(0, atomic_load_explicit(&gp->xsigmask, memory_order_relaxed));
+	sig_main = gp; /* process-directed signals nobody takes go to it (gr_sig_sysmon) */
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
@@ -549,11 +570,64 @@ static void (*glibc_restorer(void))(void)
 	return probe.restorer;
 }
 
+/* A process-directed signal at its default action: raise it where nothing blocks it, on
+ * this thread (sysmon, which blocks every signal), for the kernel's action: the process
+ * ends (with a core where the signal says so), stops, or ignores it. */
+static void raise_default(int sig)
+{
+	uint64_t open = ALL_BLOCKED & ~GR_SIGBIT(sig), old;
+
+	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &open, &old, 8);
+	gr_syscall(SYS_tgkill, getpid_raw(), gr_syscall(SYS_gettid, 0, 0, 0), sig);
+	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+}
+
+void gr_sig_sysmon(int64_t now)
+{
+	static int64_t last;
+	struct gr_g *gp = sig_main;
+	uint64_t pend = 0;
+
+	/* A running main G (in a system call too) has its mask on its M: the kernel gives
+	 * the signal to that thread, which may just not have run yet.  Leave it there. */
+	if (now - last < SIG_SYSMON_NS || !gp ||
+	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_relaxed) ||
+	    atomic_load_explicit(&gp->xstatus, memory_order_acquire) == GR_G_RUNNING)
+		return;
+	last = now;
+	/* sysmon blocks every signal: rt_sigpending reports all the process's pending ones
+	 * (and its own, which nobody sends). */
+	if (gr_syscall(SYS_rt_sigpending, &pend, 8, 0) != 0)
+		return;
+	pend &= ~GR_SIG_UNBLOCKABLE & ~GR_SIGBIT(GR_SIGCANCEL) & ~GR_SIGBIT(GR_SIGSETXID) &
+		~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed) &
+		~atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst);
+	while (pend) {
+		int sig = __builtin_ctzll(pend) + 1;
+		uint64_t one = GR_SIGBIT(sig);
+		struct timespec zero = {0, 0};
+		struct ksigaction ka;
+		siginfo_t info;
+		pend &= pend - 1;
+		/* Take it (an M running a G may have taken it meanwhile: then it is gone). */
+		if (gr_syscall4(SYS_rt_sigtimedwait, &one, &info, &zero, 8) != sig)
+			continue;
+		if (gr_syscall4(SYS_rt_sigaction, sig, NULL, &ka, 8) == 0 &&
+		    (uintptr_t)ka.handler == (uintptr_t)SIG_DFL)
+			raise_default(sig);
+		else /* the kernel lets a thread other than the main one queue only negative
+		      * si_codes (sigqueue's, timers'): kill's and alarm's go as tgkill's */
+			gr_sig_kill(gp, sig,
+				    info.si_code < 0 && info.si_code != SI_TKILL ? &info : NULL);
+	}
+}
+
 int gr_signal_init(void)
 {
 	struct gr_g *gp = gr_getg();
 	uint64_t cur = kmask_get();
 
+	sig_main = gp && gr_g_schedulable(gp) ? gp : NULL;
 	if (gp && gr_g_schedulable(gp)) {
 		atomic_store_explicit(&gp->xsigmask, cur & ~GR_SIG_UNBLOCKABLE,
 		                      memory_order_relaxed);

@@ -54,7 +54,6 @@ static int64_t last_global_take; /* monotonic ns */
 struct cold_map {
 	char *base;
 	size_t size, guard;
-	pid_t tid;
 };
 static struct cold_map *cold;
 static int ncold, cold_cap;
@@ -63,11 +62,28 @@ static _Atomic int nguarded;
 static _Atomic bool warned_guard;
 #define TID_BASE 0x400001 /* above the largest pid_max (2^22) */
 #define GR_TID_LIMIT 0x10000000 /* a thread CPU clock id (negative) holds 28 bits of tid */
-/* Fake tids are unique within a process, and spread across processes by a start derived
- * from the pid: Gs of different processes meet in process-shared mutexes and rwlocks,
- * whose owner is a tid (a posix_spawn'd child under green would otherwise number its
- * main G exactly as its parent did). */
-static _Atomic pid_t next_tid;
+
+/*
+ * Fake tids.  Each G life gets a new one, as each native thread gets a new kernel tid: a
+ * program may collect the ids of threads that have already ended and expect them distinct
+ * (CPython's threading.get_native_id).  They count up from a start derived from the pid,
+ * so Gs of different processes do not share one in process-shared mutexes and rwlocks,
+ * whose owner is a tid (a posix_spawn'd child under green would otherwise number its main
+ * G exactly as its parent did); past GR_TID_LIMIT they wrap to TID_BASE and skip the ids
+ * still live, as the kernel's pid allocator does.
+ *
+ * Protected by tid_lock: the live tids and their Gs, an open-addressing hash table
+ * (linear probing, deletion by backward shift, so no tombstones), for the thread CPU
+ * clocks and for the skip.  A table indexed by tid would grow with every G ever made.
+ */
+struct tid_slot {
+	pid_t tid; /* 0: empty */
+	struct gr_g *gp;
+};
+static struct gr_lock tid_lock = GR_LOCK_INIT;
+static struct tid_slot *tids;
+static size_t tid_cap, ntids; /* tid_cap is 0 or a power of two */
+static pid_t next_tid;	      /* 0 until the first allocation */
 
 static pid_t tid_start(void)
 {
@@ -76,64 +92,107 @@ static pid_t tid_start(void)
 	return (pid_t)(TID_BASE + (uint32_t)((uint64_t)getpid() * 2654435761u % span));
 }
 
-/* Protected by tid_lock: the G living in the memory that owns each fake tid (a tid stays
- * with its mapping across reuse), for the thread CPU clocks. */
-static struct gr_lock tid_lock = GR_LOCK_INIT;
-static struct gr_g **tid_table; /* indexed by tid - tid_origin */
-static size_t tid_cap;
-static _Atomic pid_t tid_origin; /* this process's first fake tid */
-
-static void tid_set(pid_t tid, struct gr_g *gp)
+/* Requires tid_lock.  The slot holding tid, or the empty slot where it would go. */
+static struct tid_slot *tid_find_locked(pid_t tid)
 {
-	size_t i = (size_t)(tid - atomic_load_explicit(&tid_origin, memory_order_relaxed));
+	size_t mask = tid_cap - 1, i = (size_t)tid & mask;
 
-	gr_lock(&tid_lock);
-	if (i >= tid_cap) {
-		size_t cap = tid_cap ? tid_cap : 4096;
-		while (cap <= i)
-			cap *= 2;
-		struct gr_g **t = realloc(tid_table, cap * sizeof(*t));
-		if (t) {
-			memset(t + tid_cap, 0, (cap - tid_cap) * sizeof(*t));
-			tid_table = t;
-			tid_cap = cap;
+	while (tids[i].tid && tids[i].tid != tid)
+		i = (i + 1) & mask;
+	return &tids[i];
+}
+
+/* Requires tid_lock.  Makes room for one more entry.  Returns false when the table is
+ * full and cannot grow. */
+static bool tid_reserve_locked(void)
+{
+	if ((ntids + 1) * 2 <= tid_cap)
+		return true;
+	size_t cap = tid_cap ? tid_cap * 2 : 4096;
+	struct tid_slot *old = tids, *t = calloc(cap, sizeof(*t));
+	if (!t)
+		return ntids + 1 < tid_cap; /* denser than planned, never full */
+	size_t old_cap = tid_cap;
+	tids = t;
+	tid_cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].tid)
+			*tid_find_locked(old[i].tid) = old[i];
+	free(old);
+	return true;
+}
+
+/* Requires tid_lock.  Forgets tid (if recorded). */
+static void tid_remove_locked(pid_t tid)
+{
+	if (!tid_cap)
+		return;
+	struct tid_slot *s = tid_find_locked(tid);
+	if (!s->tid)
+		return;
+	size_t mask = tid_cap - 1, hole = (size_t)(s - tids);
+	/* Backward shift: move each later entry of the probe run whose home does not lie
+	 * cyclically in (hole, j] into the hole. */
+	for (size_t j = (hole + 1) & mask; tids[j].tid; j = (j + 1) & mask) {
+		size_t home = (size_t)tids[j].tid & mask;
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			tids[hole] = tids[j];
+			hole = j;
 		}
 	}
-	if (i < tid_cap)
-		tid_table[i] = gp;
+	tids[hole] = (struct tid_slot){0, NULL};
+	ntids--;
+}
+
+/* Gives gp a new tid, recorded as gp's, and forgets its old one (0: none).  The tid
+ * stays unrecorded only when memory for the table runs out. */
+static void tid_renew(struct gr_g *gp, pid_t old)
+{
+	gr_lock(&tid_lock);
+	if (old)
+		tid_remove_locked(old);
+	if (!next_tid)
+		next_tid = tid_start();
+	bool recorded = tid_reserve_locked();
+	pid_t tid;
+	struct tid_slot *s = NULL;
+	do {
+		tid = next_tid;
+		next_tid = next_tid + 1 < GR_TID_LIMIT ? next_tid + 1 : TID_BASE;
+		if (recorded)
+			s = tid_find_locked(tid);
+	} while (s && s->tid);
+	if (s) {
+		*s = (struct tid_slot){tid, gp};
+		ntids++;
+	}
+	gp->tid = tid;
+	gr_unlock(&tid_lock);
+}
+
+/* Forgets gp's tid: gp has ended and its memory is leaving the caches. */
+static void tid_release(struct gr_g *gp)
+{
+	gr_lock(&tid_lock);
+	tid_remove_locked(gp->tid);
 	gr_unlock(&tid_lock);
 }
 
 pid_t gr_stack_new_tid(struct gr_g *gp)
 {
-	pid_t zero = 0;
-
-	if (!atomic_load_explicit(&tid_origin, memory_order_acquire)) {
-		pid_t start = tid_start();
-		if (atomic_compare_exchange_strong_explicit(&next_tid, &zero, start,
-							    memory_order_relaxed,
-							    memory_order_relaxed))
-			atomic_store_explicit(&tid_origin, start, memory_order_release);
-		while (!atomic_load_explicit(&tid_origin, memory_order_acquire))
-			gr_arch_pause(); /* another thread is setting it */
-	}
-	pid_t tid = atomic_fetch_add_explicit(&next_tid, 1, memory_order_relaxed);
-
-	tid_set(tid, gp);
-	return tid;
+	tid_renew(gp, 0);
+	return gp->tid;
 }
 
 struct gr_g *gr_stack_g_by_tid(pid_t tid)
 {
 	struct gr_g *gp = NULL;
-	pid_t origin = atomic_load_explicit(&tid_origin, memory_order_relaxed);
-	size_t i = (size_t)(tid - origin);
 
-	if (!origin || tid < origin)
+	if (tid < TID_BASE)
 		return NULL;
 	gr_lock(&tid_lock);
-	if (i < tid_cap)
-		gp = tid_table[i];
+	if (tid_cap)
+		gp = tid_find_locked(tid)->gp;
 	gr_unlock(&tid_lock);
 	return gp && gp->magic == GR_G_MAGIC ? gp : NULL;
 }
@@ -183,7 +242,6 @@ static struct gr_g *layout(char *lo, char *hi)
 
 static void munmap_g(const struct cold_map *m)
 {
-	tid_set(m->tid, NULL);
 	if (m->guard)
 		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
 	munmap(m->base, m->size);
@@ -209,14 +267,14 @@ static bool cold_push(const struct cold_map *m)
 }
 
 /* Lays out a G in the mapping [base, base + size) whose lowest guard bytes are PROT_NONE. */
-static struct gr_g *place_g(char *base, size_t size, size_t guard, pid_t tid)
+static struct gr_g *place_g(char *base, size_t size, size_t guard)
 {
 	struct gr_g *gp = layout(base + guard, base + size);
 
 	gp->map_base = base;
 	gp->map_size = size;
 	gp->guard_size = guard;
-	gp->tid = tid;
+	tid_renew(gp, 0);
 	return gp;
 }
 
@@ -243,13 +301,11 @@ static struct gr_g *map_g(const struct gr_stack_req *req)
 	if (guard && mprotect(base, guard, PROT_NONE) != 0)
 		goto out_unmap;
 	for (size_t i = 1; i < n; i++) {
-		struct cold_map m = {base + i * slot, slot, 0, gr_stack_new_tid(NULL)};
+		struct cold_map m = {base + i * slot, slot, 0};
 		if (!cold_push(&m))
 			munmap_g(&m);
 	}
-	struct gr_g *gp = place_g(base, slot, guard, 0);
-	gp->tid = gr_stack_new_tid(gp);
-	return gp;
+	return place_g(base, slot, guard);
 
 out_unmap:
 	munmap(base, slot * n);
@@ -261,8 +317,9 @@ out_unguard:
 
 static void unmap_g(struct gr_g *gp)
 {
-	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size, gp->tid};
+	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size};
 
+	tid_release(gp);
 	gr_tls_fini(gp, true);
 	munmap_g(&m);
 }
@@ -311,9 +368,7 @@ static struct gr_g *take_cold(const struct gr_stack_req *req)
 			struct cold_map m = *c;
 			*c = cold[--ncold];
 			gr_unlock(&cache_lock);
-			gp = place_g(m.base, m.size, m.guard, m.tid);
-			tid_set(m.tid, gp);
-			return gp;
+			return place_g(m.base, m.size, m.guard);
 		}
 	}
 	gr_unlock(&cache_lock);
@@ -324,10 +379,11 @@ static struct gr_g *take_cold(const struct gr_stack_req *req)
  * full (the caller unmaps). */
 static bool put_cold(struct gr_g *gp)
 {
-	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size, gp->tid};
+	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size};
 
 	if (ncold >= COLD_MAX) /* racy hint: cold_push decides */
 		return false;
+	tid_release(gp);
 	gr_tls_fini(gp, true);
 	madvise(m.base + m.guard, m.size - m.guard, MADV_DONTNEED);
 	if (!cold_push(&m))
@@ -335,7 +391,8 @@ static bool put_cold(struct gr_g *gp)
 	return true;
 }
 
-/* Resets a cached G's fields for a new thread, keeping its memory and tid. */
+/* Resets a cached G's fields for a new thread, keeping its memory; a new life gets a new
+ * tid. */
 static struct gr_g *recycle(struct gr_g *old)
 {
 	struct gr_g keep = *old;
@@ -348,7 +405,7 @@ static struct gr_g *recycle(struct gr_g *old)
 	gp->stack_lo = keep.stack_lo;
 	gp->stack_size = keep.stack_size;
 	gp->guard_size = keep.guard_size;
-	gp->tid = keep.tid;
+	tid_renew(gp, keep.tid);
 	if (gr_tls_reinit(gp) != 0) {
 		unmap_g(gp);
 		return NULL;
@@ -363,7 +420,7 @@ static struct gr_g *user_g(const struct gr_stack_req *req)
 
 	gp->user_stack = true;
 	gp->map_size = req->user_size; /* reported by pthread_getattr_np; never unmapped */
-	gp->tid = gr_stack_new_tid(gp);
+	tid_renew(gp, 0);
 	return gp;
 }
 
@@ -424,7 +481,7 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 {
 	gp->magic = 0;
 	if (gp->user_stack) {
-		tid_set(gp->tid, NULL);
+		tid_release(gp);
 		gr_tls_fini(gp, true);
 		return;
 	}
@@ -459,15 +516,13 @@ void gr_stack_fork_child(struct gr_g *gp)
 	tid_lock = (struct gr_lock)GR_LOCK_INIT;
 
 	/* The kernel gives the child's thread a new tid, and so does green: the parent's Gs
-	 * live on and may meet the child's in process-shared objects (see next_tid). */
-	pid_t start = tid_start();
-	atomic_store_explicit(&next_tid, start, memory_order_relaxed);
-	atomic_store_explicit(&tid_origin, start, memory_order_relaxed);
-	free(tid_table); /* the other Gs are gone; their memory is the parent's copy */
-	tid_table = NULL;
-	tid_cap = 0;
+	 * live on and may meet the child's in process-shared objects (see tid_start). */
+	free(tids); /* the other Gs are gone; their memory is the parent's copy */
+	tids = NULL;
+	tid_cap = ntids = 0;
+	next_tid = tid_start();
 	pid_t old = gp->tid;
-	gp->tid = gr_stack_new_tid(gp);
+	tid_renew(gp, 0);
 	if (!gp->is_main && GR_PT(gp->tcb, GR_PT_TID, pid_t) == old)
 		GR_PT(gp->tcb, GR_PT_TID, pid_t) = gp->tid;
 }

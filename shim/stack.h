@@ -23,7 +23,7 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp);
  * global cache has gone unused for a while.  Called by sysmon each tick (no P needed). */
 void gr_stack_scavenge(int64_t now);
 
-/* Allocates a fake tid (above pid_max) for gp and records gp as its owner. */
+/* Gives gp a new fake tid (above pid_max), recorded as gp's, and returns it. */
 pid_t gr_stack_new_tid(struct gr_g *gp);
 
 /* The live G owning a fake tid, or NULL. */

@@ -37,6 +37,7 @@
 #include "netpoll.h"
 #include "preempt.h"
 #include "proc.h"
+#include "sig.h"
 #include "real.h"
 #include "runq.h"
 #include "stack.h"
@@ -268,6 +269,7 @@ static void *sysmon_main(void *arg)
 		gr_stack_scavenge(now);
 		int n = retake(now, &next_preempt);
 		n += gr_netpoll_sysmon(now); /* nobody polled for 10 ms */
+		gr_sig_sysmon(now); /* signals that every M off its G left pending */
 		if (n) {
 			idle = 0;
 			delay = TICK_MIN_NS;

@@ -23,6 +23,7 @@
 
 #include "glibc.h"
 #include "park.h"
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "sig.h"
@@ -137,6 +138,7 @@ int gr_thread_create(pthread_t *out, const struct gr_thread_attr *a, void *(*sta
 	} else if (req.stack_size < gr_stack_min()) {
 		req.stack_size = gr_stack_min();
 	}
+	gr_preempt_prepare(); /* preemption matters from the second thread on */
 	bool pinned;
 	struct gr_p *pp = gr_g_schedulable(self) ? gr_proc_pin(&pinned) : NULL;
 	struct gr_g *gp = gr_stack_alloc_g(pp, &req);

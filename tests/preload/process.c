@@ -103,3 +103,18 @@ ParameterizedTest(int *n, process, fork_threads_contract, .timeout = 150)
 	gr_test_result_free(&green);
 	free(path);
 }
+
+ParameterizedTestParameters(process, runtime_descriptors_stay_out_of_the_way)
+{
+	static int procs[] = {1, 2};
+	return cr_make_param_array(int, procs, 2);
+}
+
+/* green's own descriptors (the poller's, the unwinder's pipe) are none in a process
+ * without threads, never at the low numbers, never across exec, and survive closefrom
+ * and dup2 over every number.  libunwind's pipe once sat at 3 and 4 from start-up
+ * (CPython's test_pass_fds_redirected saw it in a child). */
+ParameterizedTest(int *n, process, runtime_descriptors_stay_out_of_the_way, .timeout = 60)
+{
+	same_output("proc_fds", NULL, *n);
+}

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,52 @@ ParameterizedTest(int *n, signal, signals_contract, .timeout = 150)
 	gr_test_assert_value(&native, "SIGNALS", "ok");
 	gr_test_assert_ok(&green);
 	gr_test_assert_value(&green, "SIGNALS", "ok");
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}
+
+/* A process-directed signal that comes while every thread waits interrupts the main
+ * thread's read (EINTR, or a restart under SA_RESTART), also when another thread waits
+ * with every signal blocked; at its default action it ends the process.  Under green every
+ * M was off its G then: the poller's M ran the handler on its scheduler context and the
+ * parked reader never woke (CPython's test_signal siginterrupt tests and test_socket's
+ * sendall_interrupted hung so).  poll, select and epoll_wait fail with EINTR even under
+ * SA_RESTART (green's went on waiting: test_socket's interrupted timeout tests).
+ * Parameters: case * 2 + (maxprocs - 1). */
+static const char *const waiting_cases[] = {"eintr", "restart", "others", "default",
+					    "pause", "poll",	"select", "epoll"};
+#define NWAITING ((int)(sizeof waiting_cases / sizeof waiting_cases[0]))
+
+ParameterizedTestParameters(signal, process_signal_while_all_wait)
+{
+	static int idx[NWAITING * 2];
+	for (int i = 0; i < NWAITING * 2; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, NWAITING * 2);
+}
+
+ParameterizedTest(int *pi, signal, process_signal_while_all_wait, .timeout = 60)
+{
+	const char *name = waiting_cases[*pi / 2];
+	int maxprocs = *pi % 2 + 1;
+	char *path = gr_test_prog("proc_sigwaiting");
+	const char *argv[] = {path, name, NULL};
+	struct gr_test_result native = {0}, green = {0};
+
+	gr_test_need_lib();
+	gr_test_run_both(argv, maxprocs, NULL, 20.0, &native, &green);
+	if (strcmp(name, "default") == 0) {
+		cr_assert_eq(native.term_signal, SIGALRM, "%s", gr_test_describe(&native));
+		cr_assert_eq(green.term_signal, SIGALRM, "MAXPROCS=%d\n%s", maxprocs,
+			     gr_test_describe(&green));
+	} else {
+		gr_test_assert_ok(&native);
+		gr_test_assert_value(&native, "END", "ok");
+		gr_test_assert_ok(&green);
+	}
+	cr_assert_str_eq(native.out, green.out, "%s MAXPROCS=%d: stdout differs\n%s", name,
+			 maxprocs, gr_test_describe(&green));
 	gr_test_result_free(&native);
 	gr_test_result_free(&green);
 	free(path);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -490,6 +491,35 @@ static void check_misc(void)
 	PE("join_busy", pthread_join(t, NULL));
 }
 
+/* Thread ids are never reused while a program could still hold them (the kernel cycles
+ * through pid_max first): threads created one after another, each ended before the next
+ * starts, report distinct syscall(SYS_gettid) ids (CPython's threading.get_native_id;
+ * green once gave a recycled G's memory its old id). */
+static void *report_tid(void *arg)
+{
+	*(long *)arg = syscall(SYS_gettid);
+	return NULL;
+}
+
+static void check_thread_ids(void)
+{
+	enum { N = 8 };
+	long ids[N + 1] = {syscall(SYS_gettid)};
+	for (int i = 1; i <= N; i++) {
+		pthread_t t;
+		pthread_create(&t, NULL, report_tid, &ids[i]);
+		pthread_join(t, NULL);
+	}
+	int distinct = 0;
+	for (int i = 0; i <= N; i++) {
+		int seen = 0;
+		for (int j = 0; j < i; j++)
+			seen |= ids[j] == ids[i];
+		distinct += !seen;
+	}
+	P("distinct_tids_of_sequential_threads", "%d of %d", distinct, N + 1);
+}
+
 /* ---- once, exit values, cleanup handlers ---- */
 
 static atomic_int once_calls;
@@ -601,6 +631,7 @@ int main(void)
 	check_attr();
 	check_stacks();
 	check_misc();
+	check_thread_ids();
 	check_once_exit();
 
 	main_thread = pthread_self();

@@ -87,10 +87,46 @@ Test(stack, recycled_g_keeps_memory_and_resets_tls)
 	struct gr_g *again = gr_stack_alloc_g(&p, &req);
 	cr_assert_eq(again, gp, "the P's cache serves the next G");
 	cr_assert_eq(again->tcb, tcb);
-	cr_assert_eq(again->tid, tid, "a tid stays with its memory");
+	cr_assert_neq(again->tid, tid, "a new life gets a new tid, as a native thread does");
+	cr_assert_eq(GR_PT(tcb, GR_PT_TID, pid_t), again->tid);
 	cr_assert_eq(*(int *)tls_in(tcb, &tls_int), 1234);
 	cr_assert_eq(*(int *)tls_in(tcb, &errno), 0);
 	gr_stack_free_g(NULL, again);
+}
+
+/* Fake tids live in a hash table (stack.c): grow it past its first size, forget every
+ * other entry (deletion shifts probe runs back), and every live G is still found under
+ * its own tid, every ended one under none. */
+Test(stack, tids_map_to_live_gs_only)
+{
+	enum { N = 5000 };
+	static struct gr_g *gs[N];
+	static pid_t old[N];
+	struct gr_stack_req req = {.stack_size = gr_stack_min(), .guard_size = 0};
+
+	for (int i = 0; i < N; i++) {
+		gs[i] = gr_stack_alloc_g(NULL, &req);
+		cr_assert_not_null(gs[i]);
+		gs[i]->magic = GR_G_MAGIC;
+		old[i] = gs[i]->tid;
+		for (int j = i - 1; j >= 0 && j >= i - 64; j--)
+			cr_assert_neq(old[j], old[i]);
+	}
+	struct gr_p p = {0};
+	for (int i = 0; i < N; i += 2) {
+		gr_stack_free_g(&p, gs[i]); /* cached: its tid ends with its life */
+		gs[i] = gr_stack_alloc_g(&p, &req);
+		gs[i]->magic = GR_G_MAGIC;
+	}
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(gr_stack_g_by_tid(gs[i]->tid), gs[i], "G %d", i);
+		if (i % 2 == 0)
+			cr_assert_null(gr_stack_g_by_tid(old[i]), "ended G %d", i);
+	}
+	for (int i = 0; i < N; i++)
+		gr_stack_free_g(NULL, gs[i]);
+	for (int i = 0; i < N; i++)
+		cr_assert_null(gr_stack_g_by_tid(gs[i]->tid));
 }
 
 Test(stack, user_stack_holds_tcb_at_its_top)
