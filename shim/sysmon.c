@@ -12,9 +12,10 @@
  * Preemption (preempt_check): a P whose time slice (schedtick) has had 10 ms of its M's
  * CPU time (or 20 ms of wall time) while other work waits (a queued G, a due timer) gets
  * a preemption request for its M (preempt.c); a request the G refused (not at a safe
- * point) is repeated 1 ms later.  While Gs wait sysmon looks at least every 1 ms.  As in
- * Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged), so
- * two Gs that hand the P back and forth share one 10 ms slice.
+ * point) is repeated 1 ms later.  While more than 4 Gs per P wait, the slice shrinks
+ * towards 2 ms (gr_sysmon_slice_ns).  While Gs wait sysmon looks 10 times per slice.  As
+ * in Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged),
+ * so two Gs that hand the P back and forth share one slice.
  *
  * Gs back from a call without a P (preempt_for_sysret): while they wait, the oldest slice
  * that began at least 250 us ago is asked to end at once for each of them, and sysmon
@@ -52,9 +53,11 @@
 #define TICK_MAX_NS 10000000
 #define SYSCALL_MAX_NS 10000000
 #define IDLE_ROUNDS 50 /* rounds without work before the tick starts doubling */
-#define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS */
+#define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS; the longest slice */
+#define SLICE_MIN_NS 2000000	   /* the shortest, when many Gs wait */
+#define ROUND_NS 40000000	   /* the CPU time a waiting G should wait for its turn */
+#define SLICE_LOOKS 10		   /* sysmon looks this often per slice while Gs wait */
 #define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
-#define SLICE_PRECISION_NS 1000000 /* how late sysmon may notice a new slice */
 #define WALL_SLICE_NS 20000000 /* a slice never lasts longer than this in wall time */
 #define SYSCALL_WATCH_NS 50000 /* sysmon's tick while a P is in a call and Gs wait */
 #define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
@@ -75,7 +78,8 @@ struct p_watch {
 	int64_t cpu;	     /* that M's CPU time at the latest look (-1: unknown) */
 	bool stalled;	     /* the M has not run since the previous look (same slice) */
 	int64_t ran;	     /* how long the slice has run (see observe) */
-	int64_t asked;	     /* when its preemption was last requested (0: not yet) */
+	int64_t asked;	     /* when its preemption was last requested (0: not yet) ... */
+	int64_t askedcpu;    /* ... and the M's CPU time then */
 	bool running;	     /* RUNNING at the latest look, and still its M's */
 };
 
@@ -103,6 +107,36 @@ static bool work_waiting(int64_t now)
 
 /* CPU time the kernel thread tid has consumed (ns), or -1.  Linux encodes a thread's
  * CPU clock as MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) = ~tid << 3 | 4 | 2. */
+/* How many Gs wait for a P: back from a call, queued globally or locally (runnext too). */
+static int queued(void)
+{
+	int n = atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) +
+		atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed);
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		n += (int)gr_runq_len(pp) +
+		     (atomic_load_explicit(&pp->xrunnext, memory_order_relaxed) != NULL);
+	}
+	return n;
+}
+
+/*
+ * The slice: Go's 10 ms, shortened while so many Gs wait that
+ * each would wait more than ROUND_NS of CPU time for its turn (the kernel's scheduling
+ * latency works the same way), down to SLICE_MIN_NS.  With 64 spinners on 2 Ps, 10 ms
+ * slices gave each G about 6 slices in 2 s, so one slice more or less moved a G's share
+ * by 15%; 2 ms slices give it about 30 (fairness 64 2: 0.42 before, 0.6-0.8 after).  It
+ * is shortened only beyond 4 waiting Gs per P, so a CPU-bound program with a thread or
+ * two per P keeps 10 ms slices.
+ */
+int64_t gr_sysmon_slice_ns(int n)
+{
+	int64_t s = n > 0 ? ROUND_NS * gr_sched.nprocs / n : FORCE_PREEMPT_NS;
+
+	return s < SLICE_MIN_NS ? SLICE_MIN_NS : s > FORCE_PREEMPT_NS ? FORCE_PREEMPT_NS : s;
+}
+
 static int64_t thread_cputime(pid_t tid)
 {
 	struct timespec ts;
@@ -131,10 +165,15 @@ static void observe(struct gr_p *pp, struct p_watch *pw, int64_t now)
 
 	pw->stalled = false;
 	if (pw->schedtick != tick || pw->schedm != mp) {
+		/* A slice that follows one sysmon ended began when the M took the request: its
+		 * CPU time has hardly moved since (it yields at once, or does not run at all).
+		 * Counting from the request, not from this look, keeps a look made late on a
+		 * loaded machine from lengthening the slice by the CPU time it missed. */
+		bool followed = pw->asked && pw->schedm == mp && pw->askedcpu >= 0 && cpu >= 0;
 		pw->schedtick = tick;
 		pw->schedm = mp;
-		pw->schedwhen = now;
-		pw->schedcpu = cpu;
+		pw->schedwhen = followed ? pw->asked : now;
+		pw->schedcpu = followed ? pw->askedcpu : cpu;
 		pw->asked = 0;
 	} else {
 		pw->stalled = cpu >= 0 && cpu == pw->cpu;
@@ -143,29 +182,32 @@ static void observe(struct gr_p *pp, struct p_watch *pw, int64_t now)
 	int64_t wall = now - pw->schedwhen;
 	pw->ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : wall;
 	if (wall >= WALL_SLICE_NS && pw->ran < FORCE_PREEMPT_NS)
-		pw->ran = FORCE_PREEMPT_NS;
+		pw->ran = FORCE_PREEMPT_NS; /* past any slice */
 }
 
 static void ask(struct p_watch *pw, int64_t now)
 {
 	pw->asked = now;
+	pw->askedcpu = pw->cpu;
 	gr_preempt_refresh();
 	gr_preempt_request(pw->schedm, pw->schedtick);
 }
 
-/* Go: retake's preemption half, after observe.  Returns when the slice may be due for
- * preemption next (INT64_MAX: nothing to watch).  A request the G refused (not at a safe
- * point) or that is still on its way is repeated PREEMPT_RETRY_NS later. */
-static int64_t preempt_check(struct p_watch *pw, int64_t now)
+/* Go: retake's preemption half, after observe, with the slice of gr_sysmon_slice_ns.
+ * Returns when the slice may be due for preemption next (INT64_MAX: nothing to watch).
+ * A request the G refused (not at a safe point) or that is still on its way is repeated
+ * PREEMPT_RETRY_NS later. */
+static int64_t preempt_check(struct p_watch *pw, int64_t now, int64_t slice)
 {
 	if (!gr_preempt_enabled() || !pw->schedm)
 		return INT64_MAX;
-	/* sysmon learns that a slice began only when it looks: while Gs wait, look every
-	 * SLICE_PRECISION_NS so that slices last 10 ms, not 10 ms plus a sysmon tick. */
-	if (pw->ran < FORCE_PREEMPT_NS) {
-		int64_t due = now + FORCE_PREEMPT_NS - pw->ran;
-		if (due > now + SLICE_PRECISION_NS && work_waiting(now))
-			due = now + SLICE_PRECISION_NS;
+	/* sysmon learns that a slice began only when it looks: while Gs wait, look
+	 * SLICE_LOOKS times a slice so that slices last about the slice, not the slice plus
+	 * a sysmon tick. */
+	if (pw->ran < slice) {
+		int64_t due = now + slice - pw->ran;
+		if (due > now + slice / SLICE_LOOKS && work_waiting(now))
+			due = now + slice / SLICE_LOOKS;
 		return due;
 	}
 	if (!work_waiting(now))
@@ -291,6 +333,7 @@ static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
  * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
 static int retake(int64_t now, int64_t *next)
 {
+	int64_t slice = gr_sysmon_slice_ns(queued());
 	int n = 0;
 
 	for (int i = 0; i < gr_sched.nprocs; i++) {
@@ -311,7 +354,7 @@ static int retake(int64_t now, int64_t *next)
 				n++;
 				continue;
 			}
-			int64_t due = preempt_check(&watch[i], now);
+			int64_t due = preempt_check(&watch[i], now, slice);
 			if (due < *next)
 				*next = due;
 			watch[i].running = true;

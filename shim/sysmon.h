@@ -14,6 +14,10 @@ int gr_sysmon_start(void);
  * Any thread with a G or on g0. */
 void gr_sysmon_sysret(void);
 
+/* The CPU time a G may run before sysmon preempts it while n Gs wait for a P (a
+ * shorter slice while many wait; see sysmon.c).  Requires gr_sched.nprocs. */
+int64_t gr_sysmon_slice_ns(int n);
+
 /*
  * Counters of the system-call hand-off, sysmon and preemption, for the observability work
  * (GREEN_SCHEDTRACE, `green dump`).  Each is incremented with a relaxed atomic add by
