@@ -18,7 +18,9 @@
 # with medians of each side; ratio > 1 means green is better (native/green for seconds,
 # green/native for rates); check is ok when every run of both sides wrote the same output
 # (sha256), "differ" otherwise, "-" where there is no output to compare (fsync_mix).  A
-# comment after each row gives the CPU seconds (user+sys) of the median runs.
+# comment after each row gives every run, the median of the ratios of each alternated
+# pair (steadier than the ratio of medians when the machine's load drifts) and the median
+# CPU seconds (user+sys) of each side.
 # Exit status: 0 when every run succeeded and every output matched, 1 otherwise.
 
 set -u
@@ -82,14 +84,14 @@ median()
 		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# cpu_of VALUES CPUS MEDIAN: the CPU time of the run whose value is the median.
-cpu_of()
+# pair_ratio NUM DEN: the median of NUM[i]/DEN[i] over the runs both sides completed.
+pair_ratio()
 {
-	local -n vals=$1 cpus=$2
-	for i in "${!vals[@]}"; do
-		[ "${vals[$i]}" = "$3" ] && { echo "${cpus[$i]}"; return; }
-	done
-	echo "-"
+	local -n num=$1 den=$2
+	for i in "${!num[@]}"; do
+		[ -n "${den[$i]:-}" ] && awk -v a="${num[$i]}" -v b="${den[$i]}" \
+			'BEGIN { if (b > 0) printf "%.3f\n", a / b }'
+	done | median
 }
 
 selected()
@@ -129,8 +131,9 @@ for w in "${WORKLOADS[@]}"; do
 	gm=$(printf '%s\n' "${gt[@]}" | median)
 	ratio=$(awk -v n="$nm" -v g="$gm" 'BEGIN { if (g > 0) printf "%.3f", n / g; else print "-" }')
 	printf '%-18s %10s %10s %-8s %6s %s\n' "$name" "$nm" "$gm" s "$ratio" "$check"
-	echo "#   $name: runs native ${nt[*]} green ${gt[*]}; CPU s of the medians:" \
-		"native $(cpu_of nt nc "$nm") green $(cpu_of gt gc "$gm"); sha256 ${sums[0]:-none}"
+	echo "#   $name: runs native ${nt[*]} green ${gt[*]}; paired ratio $(pair_ratio nt gt);" \
+		"CPU s native $(printf '%s\n' "${nc[@]}" | median) green" \
+		"$(printf '%s\n' "${gc[@]}" | median); sha256 ${sums[0]:-none}"
 done
 
 if selected fsync_mix; then
@@ -156,7 +159,8 @@ if selected fsync_mix; then
 		gm=$(printf '%s\n' "${g[@]}" | median)
 		ratio=$(awk -v n="$nm" -v g="$gm" 'BEGIN { if (n > 0) printf "%.3f", g / n; else print "-" }')
 		printf '%-18s %10.0f %10.0f %-8s %6s %s\n' "fsync_mix.$m" "$nm" "$gm" "$u" "$ratio" -
-		echo "#   fsync_mix.$m: runs native ${n[*]} green ${g[*]}"
+		echo "#   fsync_mix.$m: runs native ${n[*]} green ${g[*]}; paired ratio" \
+			"$(pair_ratio g n)"
 	done
 fi
 rm -f "$DIR/stdout" "$DIR/stderr"
