@@ -47,10 +47,15 @@ case $RUNS$MB$MIX_S in *[!0-9]*) die "BENCHP_RUNS, BENCHP_MB and BENCHP_MIX_S ar
 mkdir -p "$DIR" || exit 2
 
 INPUT=$DIR/input-${MB}M.txt
-GEN=$DIR/gentext
-if [ ! -s "$INPUT" ] || [ "$(stat -c %s "$INPUT")" -ne $((MB * 1048576)) ]; then
+GEN=$DIR/gentext.$$
+OUT=$DIR/stdout.$$
+ERR=$DIR/stderr.$$
+if [ ! -s "$INPUT" ] || [ "$(stat -L -c %s "$INPUT")" -ne $((MB * 1048576)) ]; then
+	# Written aside and renamed: another instance may be reading the old file.
 	cc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$GEN" "$ROOT/tools/bench/gentext.c" || exit 2
-	"$GEN" $((MB * 1048576)) 1 >"$INPUT" || die "cannot write $INPUT"
+	"$GEN" $((MB * 1048576)) 1 >"$INPUT.$$" && mv -f "$INPUT.$$" "$INPUT" ||
+		die "cannot write $INPUT"
+	rm -f "$GEN"
 fi
 
 # The workloads: name | command (reads $INPUT, writes $OUTF) | sort flag.
@@ -68,8 +73,7 @@ run()
 	# Only the program runs under green, not time(1) or the shell around it.
 	[ "$side" = green ] && pre="export LD_PRELOAD='$LIB'"
 	t0=$(date +%s%N)
-	env -u LD_PRELOAD /usr/bin/time -f '%U %S' -o "$tf" bash -c "$pre; $cmd" \
-		>"$DIR/stdout" 2>"$DIR/stderr"
+	env -u LD_PRELOAD /usr/bin/time -f '%U %S' -o "$tf" bash -c "$pre; $cmd" >"$OUT" 2>"$ERR"
 	local rc=$?
 	t1=$(date +%s%N)
 	SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
@@ -111,10 +115,10 @@ for w in "${WORKLOADS[@]}"; do
 	nt=() gt=() nc=() gc=() sums=() failed=
 	for i in $(seq 1 "$RUNS"); do
 		for side in native green; do
-			OUTF=$DIR/out.$name.$side
+			OUTF=$DIR/out.$name.$side.$$
 			export INPUT OUTF DIR
 			if ! run "$side" "$cmd"; then
-				echo "#   $name $side run $i failed: $(head -c 200 "$DIR/stderr")"
+				echo "#   $name $side run $i failed: $(head -c 200 "$ERR")"
 				failed=1
 				continue
 			fi
@@ -146,7 +150,7 @@ if selected fsync_mix; then
 				failed=1
 				continue
 			fi
-			line=$(grep '^FSYNCS_PER_S=' "$DIR/stdout")
+			line=$(grep '^FSYNCS_PER_S=' "$OUT")
 			f=$(sed 's/.*FSYNCS_PER_S=\([0-9.]*\).*/\1/' <<<"$line")
 			c=$(sed 's/.*WORK_PER_S=\([0-9.]*\).*/\1/' <<<"$line")
 			if [ "$side" = native ]; then nf+=("$f") nw+=("$c"); else gf+=("$f") gw+=("$c"); fi
@@ -163,5 +167,5 @@ if selected fsync_mix; then
 			"$(pair_ratio g n)"
 	done
 fi
-rm -f "$DIR/stdout" "$DIR/stderr"
+rm -f "$OUT" "$ERR"
 exit $status
