@@ -72,7 +72,8 @@ struct p_watch {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
 	uint32_t schedtick;  /* the time slice seen last ... */
-	int64_t schedwhen;   /* ... and when it was first seen */
+	int64_t schedwhen;   /* ... and when it began (see observe) */
+	int64_t seen;	     /* when sysmon first saw it */
 	struct gr_m *schedm; /* the M running it */
 	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
 	int64_t cpu;	     /* that M's CPU time at the latest look (-1: unknown) */
@@ -173,6 +174,7 @@ static void observe(struct gr_p *pp, struct p_watch *pw, int64_t now)
 		pw->schedtick = tick;
 		pw->schedm = mp;
 		pw->schedwhen = followed ? pw->asked : now;
+		pw->seen = now;
 		pw->schedcpu = followed ? pw->askedcpu : cpu;
 		pw->asked = 0;
 	} else {
@@ -304,7 +306,7 @@ static bool task_sleeping(pid_t tid)
  * sysmon's previous look (or cannot be read): a computing M costs one clock read. */
 static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 {
-	if (now - pw->schedwhen < REVOKE_NS || (pw->cpu >= 0 && !pw->stalled) ||
+	if (now - pw->seen < REVOKE_NS || (pw->cpu >= 0 && !pw->stalled) ||
 	    !work_waiting(now))
 		return false;
 	struct gr_m *mp = pw->schedm;
