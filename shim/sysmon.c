@@ -19,7 +19,7 @@
  *
  * Gs back from a call without a P (preempt_for_sysret): while they wait, the oldest slice
  * that began at least 250 us ago is asked to end at once for each of them, and sysmon
- * looks every 20 us (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
+ * looks every 50 us (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
  * waking from I/O runs almost at once; without this such a G waited for a 10 ms slice.
  *
  * Revocation (revoke_check): a RUNNING P whose M sleeps in the kernel where no hook saw it
@@ -63,7 +63,7 @@
 #define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
 #define SYSRET_SLICE_NS 250000 /* a slice this old (wall) ends early for a G back from a call */
 #define SYSRET_RETRY_NS 250000 /* ... and is asked again this much later if it goes on */
-#define SYSRET_TICK_NS 20000	/* sysmon's tick while such Gs wait */
+#define SYSRET_TICK_NS 50000	/* sysmon's tick while such Gs wait (as SYSCALL_WATCH_NS) */
 
 struct gr_sysmon_stats gr_sysmon_stats;
 
