@@ -17,9 +17,10 @@
  * in Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged),
  * so two Gs that hand the P back and forth share one slice.
  *
- * Gs back from a call without a P (preempt_for_sysret): while they wait, the oldest slice
- * that began at least 250 us ago is asked to end at once for each of them, and sysmon
- * looks every 50 us (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
+ * Gs back from a call without a P (gr_sysmon_sysret, preempt_for_sysret): the G's own M
+ * asks the oldest slice sysmon first saw at least 250 us ago to end at once; failing one,
+ * sysmon looks every 50 us while such Gs wait and does the same for each of them
+ * (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
  * waking from I/O runs almost at once; without this such a G waited for a 10 ms slice.
  *
  * Revocation (revoke_check): a RUNNING P whose M sleeps in the kernel where no hook saw it
@@ -67,13 +68,16 @@
 
 struct gr_sysmon_stats gr_sysmon_stats;
 
-/* sysmon's last observation of each P.  Owned by the sysmon thread. */
+/* sysmon's last observation of each P.  Owned by the sysmon thread; schedtick, seen and
+ * schedm are also read by gr_sysmon_sysret (relaxed atomics; a torn view costs at most
+ * one early preemption). */
 struct p_watch {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
 	uint32_t schedtick;  /* the time slice seen last ... */
 	int64_t schedwhen;   /* ... and when it began (see observe) */
-	int64_t seen;	     /* when sysmon first saw it */
+	int64_t seen;	     /* when sysmon first saw it (a G back from a call, which may
+			      * follow a request, must not look old: see sysret_victim) */
 	struct gr_m *schedm; /* the M running it */
 	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
 	int64_t cpu;	     /* that M's CPU time at the latest look (-1: unknown) */
@@ -171,10 +175,10 @@ static void observe(struct gr_p *pp, struct p_watch *pw, int64_t now)
 		 * Counting from the request, not from this look, keeps a look made late on a
 		 * loaded machine from lengthening the slice by the CPU time it missed. */
 		bool followed = pw->asked && pw->schedm == mp && pw->askedcpu >= 0 && cpu >= 0;
-		pw->schedtick = tick;
-		pw->schedm = mp;
+		__atomic_store_n(&pw->schedtick, tick, __ATOMIC_RELAXED);
+		__atomic_store_n(&pw->schedm, mp, __ATOMIC_RELAXED);
 		pw->schedwhen = followed ? pw->asked : now;
-		pw->seen = now;
+		__atomic_store_n(&pw->seen, now, __ATOMIC_RELAXED);
 		pw->schedcpu = followed ? pw->askedcpu : cpu;
 		pw->asked = 0;
 	} else {
@@ -223,9 +227,9 @@ static int64_t preempt_check(struct p_watch *pw, int64_t now, int64_t slice)
 /*
  * Gs back from a blocking call without a P (gr_sched.sysret_head) wait for a slice to end.
  * The kernel runs a thread waking from I/O almost at once, ahead of the threads that
- * compute; green does the same: for each such G, the oldest slice that began at least
- * SYSRET_SLICE_NS ago is asked to end now (and again every SYSRET_RETRY_NS while it goes
- * on).  The G then runs next on that P (proc.c takes these Gs first).  The floor bounds
+ * compute; green does the same: for each such G, the oldest slice that sysmon first saw at
+ * least SYSRET_SLICE_NS ago is asked to end now (and again every SYSRET_RETRY_NS while it
+ * goes on).  The G then runs next on that P (proc.c takes these Gs first).  The floor bounds
  * the preemptions a compute slice suffers however many calls return; it counts wall time,
  * unlike the 10 ms slice, because it bounds a rate and a latency, both of wall time (a
  * floor of M CPU time let a writer wait for 4 ms behind an M the kernel had descheduled).
@@ -240,9 +244,9 @@ static void preempt_for_sysret(int64_t now)
 		struct p_watch *best = NULL;
 		for (int i = 0; i < gr_sched.nprocs; i++) {
 			struct p_watch *pw = &watch[i];
-			if (pw->running && pw->schedm && now - pw->schedwhen >= SYSRET_SLICE_NS &&
+			if (pw->running && pw->schedm && now - pw->seen >= SYSRET_SLICE_NS &&
 			    (!pw->asked || now - pw->asked >= SYSRET_RETRY_NS) &&
-			    (!best || pw->schedwhen < best->schedwhen))
+			    (!best || pw->seen < best->seen))
 				best = pw;
 		}
 		if (!best)
@@ -370,13 +374,48 @@ static int retake(int64_t now, int64_t *next)
 	return n;
 }
 
+/* The oldest slice that sysmon first saw SYSRET_SLICE_NS ago, still running: its P's
+ * watch, or NULL.  Counted from sysmon's first look, not from a request it may follow:
+ * the slice of a G just back from a call follows one, and preempting that G would send
+ * it to the back of the global queue. */
+static struct p_watch *sysret_victim(int64_t now)
+{
+	struct p_watch *best = NULL;
+	int64_t bestwhen = 0;
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		struct p_watch *pw = &watch[i];
+		int64_t when = __atomic_load_n(&pw->seen, __ATOMIC_RELAXED);
+		if (atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_RUNNING ||
+		    __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) !=
+			    __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&pp->m, __ATOMIC_RELAXED) !=
+			    __atomic_load_n(&pw->schedm, __ATOMIC_RELAXED) ||
+		    now - when < SYSRET_SLICE_NS || (best && when >= bestwhen))
+			continue;
+		best = pw;
+		bestwhen = when;
+	}
+	return best;
+}
+
 void gr_sysmon_sysret(void)
 {
+	int64_t now = gr_nanotime();
+
+	/* The G's own M asks for the slice to end: going through sysmon would add its
+	 * wake-up to the G's wait. */
+	struct p_watch *pw = gr_preempt_enabled() ? sysret_victim(now) : NULL;
+	if (pw) {
+		gr_preempt_request(__atomic_load_n(&pw->schedm, __ATOMIC_RELAXED),
+				   __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED));
+		return;
+	}
 	/* Seq_cst fence: the caller queued the G (xnsysret) before; sysmon stores
 	 * xsleep_until before it reads xnsysret.  One of the two sees the other. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <=
-	    gr_nanotime() + SYSRET_TICK_NS)
+	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <= now + SYSRET_TICK_NS)
 		return;
 	atomic_store_explicit(&xkick, 1, memory_order_relaxed);
 	gr_futex_wake(&xkick, 1);
