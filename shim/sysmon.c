@@ -374,42 +374,44 @@ static int retake(int64_t now, int64_t *next)
 	return n;
 }
 
-/* The oldest slice that sysmon first saw SYSRET_SLICE_NS ago, still running: its P's
- * watch, or NULL.  Counted from sysmon's first look, not from a request it may follow:
- * the slice of a G just back from a call follows one, and preempting that G would send
- * it to the back of the global queue. */
-static struct p_watch *sysret_victim(int64_t now)
+/* The oldest slice that sysmon first saw SYSRET_SLICE_NS ago and that still runs: sets
+ * *mpp and *tickp to its M and tick and returns true, or returns false.  Counted from
+ * sysmon's first look, not from a request it may follow: the slice of a G just back from
+ * a call follows one, and preempting that G would send it to the back of the global
+ * queue.  Every field is read once: sysmon may be rewriting them. */
+static bool sysret_victim(int64_t now, struct gr_m **mpp, uint32_t *tickp)
 {
-	struct p_watch *best = NULL;
-	int64_t bestwhen = 0;
+	int64_t bestwhen = INT64_MAX;
 
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
 		struct p_watch *pw = &watch[i];
 		int64_t when = __atomic_load_n(&pw->seen, __ATOMIC_RELAXED);
-		if (atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_RUNNING ||
-		    __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) !=
-			    __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&pp->m, __ATOMIC_RELAXED) !=
-			    __atomic_load_n(&pw->schedm, __ATOMIC_RELAXED) ||
-		    now - when < SYSRET_SLICE_NS || (best && when >= bestwhen))
+		uint32_t tick = __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED);
+		struct gr_m *mp = __atomic_load_n(&pw->schedm, __ATOMIC_RELAXED);
+		/* pp->m is NULL for a moment while its M enters a call: no victim then. */
+		if (!mp || atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_RUNNING ||
+		    __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) != tick ||
+		    __atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp ||
+		    now - when < SYSRET_SLICE_NS || when >= bestwhen)
 			continue;
-		best = pw;
+		*mpp = mp;
+		*tickp = tick;
 		bestwhen = when;
 	}
-	return best;
+	return bestwhen != INT64_MAX;
 }
 
 void gr_sysmon_sysret(void)
 {
 	int64_t now = gr_nanotime();
+	struct gr_m *mp;
+	uint32_t tick;
 
 	/* The G's own M asks for the slice to end: going through sysmon would add its
 	 * wake-up to the G's wait. */
-	struct p_watch *pw = gr_preempt_enabled() ? sysret_victim(now) : NULL;
-	if (pw) {
-		gr_preempt_request(__atomic_load_n(&pw->schedm, __ATOMIC_RELAXED),
-				   __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED));
+	if (gr_preempt_enabled() && sysret_victim(now, &mp, &tick)) {
+		gr_preempt_request(mp, tick);
 		return;
 	}
 	/* Seq_cst fence: the caller queued the G (xnsysret) before; sysmon stores
