@@ -6,11 +6,11 @@
  * stays with the M for a call that returns quickly, and sysmon hands it to another M when
  * the call blocks for more than a tick.  Calls that wait for something unbounded (waits
  * without WNOHANG, blocking locks, message queues, DNS, sigsuspend, system) hand the P off
- * at once, as Go's entersyscallblock does.  fsync and friends stay lazy: measured with 8
- * fsync writers and 8 compute threads on 2 Ps, an immediate hand-off made each writer
- * queue for a P behind 10 ms compute slices after every fsync (fsyncs fell from about
- * 5,000 to 250 in 3 s), while the lazy form kept fsyncs near native.  errno is the G's own (per-G TLS) and is
- * preserved across the exit bracket, which may move the G to another M.
+ * at once, as Go's entersyscallblock does.  fsync and friends stay lazy: a hand-off costs
+ * a wake-up of another M, and a call that returns before sysmon's next look keeps its P
+ * without one (a G whose P was taken meanwhile is served first: proc.c).  errno is the
+ * G's own (per-G TLS) and is preserved across the exit bracket, which may move the G to
+ * another M.
  *
  * Not here: read/write/readv/writev, sockets and poll (io.c, the netpoller), the sleep
  * family (sleep.c), syscall() (the futex emulation), signal waits beyond the plain

@@ -403,7 +403,11 @@ void gr_preempt_request(struct gr_m *mp, uint32_t tick)
 {
 	if (!preempt_sig || tick + 1 == 0)
 		return;
-	atomic_store_explicit(&mp->xpreempt, tick + 1, memory_order_release);
+	/* Release: pairs with the handler's acquire exchange.  A request still unconsumed
+	 * means a signal is on its way (or pending while the M blocks it): that signal will
+	 * find this request, and a second one would reach the program's own handler. */
+	if (atomic_exchange_explicit(&mp->xpreempt, tick + 1, memory_order_acq_rel) != 0)
+		return;
 	gr_stat_inc(&gr_sysmon_stats.xpreempt_requests);
 	gr_syscall(SYS_tgkill, self_pid, mp->ktid, preempt_sig);
 }

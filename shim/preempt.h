@@ -26,7 +26,9 @@ bool gr_preempt_enabled(void);
 int gr_preempt_signal(void);
 
 /* Asks mp to stop running the G of the time slice tick (its P's schedtick): records the
- * request and sends the signal to mp's kernel thread.  sysmon only. */
+ * request and sends the signal to mp's kernel thread, unless an earlier request's signal
+ * is still on its way (it then carries this one).  sysmon, and a G back from a system
+ * call that found no P (gr_sysmon_sysret). */
 void gr_preempt_request(struct gr_m *mp, uint32_t tick);
 
 /* Brings the table of code ranges that are never preempted (libc, ld.so, green itself,

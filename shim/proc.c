@@ -54,6 +54,7 @@
 #endif
 #define RUNNEXT_GRACE_NS 3000	/* a victim's runnext is left alone this long (Go: 3us) */
 #define M_STACK_SIZE (256 * 1024)
+#define SYSCALL_TAKE_NS 20000	/* a P in a call this long may go to a G back from its own */
 
 struct gr_sched gr_sched;
 
@@ -366,7 +367,8 @@ static int64_t earliest_timer(void)
 
 static bool any_work(void)
 {
-	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed))
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
+	    atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed))
 		return true;
 	for (int i = 0; i < gr_sched.nprocs; i++)
 		if (!gr_runq_empty(&gr_sched.allp[i]))
@@ -437,6 +439,48 @@ static void m_idle(struct gr_m *mp)
 			return;
 		}
 	}
+}
+
+/* ---- Gs back from system calls ---------------------------------------------------- */
+
+/* Queues gp, back from a blocking call without a P, for the next P that schedules. */
+static void sysret_put(struct gr_g *gp)
+{
+	gp->schedlink = NULL;
+	gr_lock(&gr_sched.lock);
+	if (!gr_sched.sysret_head)
+		gr_sched.sysret_tailp = &gr_sched.sysret_head;
+	*gr_sched.sysret_tailp = gp;
+	gr_sched.sysret_tailp = &gp->schedlink;
+	atomic_store_explicit(&gr_sched.xnsysret,
+			      atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	gr_unlock(&gr_sched.lock);
+}
+
+static struct gr_g *sysret_get_locked(void)
+{
+	GR_ASSERT_HELD(&gr_sched.lock);
+	struct gr_g *gp = gr_sched.sysret_head;
+
+	if (gp) {
+		gr_sched.sysret_head = gp->schedlink;
+		atomic_store_explicit(&gr_sched.xnsysret,
+				      atomic_load_explicit(&gr_sched.xnsysret,
+							   memory_order_relaxed) - 1,
+				      memory_order_relaxed);
+	}
+	return gp;
+}
+
+static struct gr_g *sysret_get(void)
+{
+	if (!atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed))
+		return NULL;
+	gr_lock(&gr_sched.lock);
+	struct gr_g *gp = sysret_get_locked();
+	gr_unlock(&gr_sched.lock);
+	return gp;
 }
 
 /* ---- finding work ------------------------------------------------------------------ */
@@ -517,6 +561,8 @@ top:
 			return gp;
 	}
 	run_due_timers();
+	if ((gp = sysret_get()))
+		return gp;
 	if ((gp = gr_runq_get(pp, inherit)))
 		return gp;
 	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
@@ -552,8 +598,9 @@ top:
 
 	/* Nothing to do: give up the P. */
 	gr_lock(&gr_sched.lock);
-	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
-		gp = gr_globrunq_get_locked(pp, 0);
+	if ((gp = sysret_get_locked()) ||
+	    (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) &&
+	     (gp = gr_globrunq_get_locked(pp, 0)))) {
 		gr_unlock(&gr_sched.lock);
 		return gp;
 	}
@@ -655,16 +702,14 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		gr_thread_exited(gp);
 		break;
 	case GR_OP_SYSCALL_QUEUE:
-		/* Back from a call without a P: at the head of the global queue, not the tail
-		 * (Go), so that a G doing short calls between long waits (fsync) runs at the
-		 * next schedule instead of after every queued compute slice.  With 8 fsync
-		 * writers and 8 spinners on 2 Ps: about 3x the fsyncs, the same compute. */
+		/* Back from a call without a P.  Go queues it globally; green puts it ahead of
+		 * every queued G and has sysmon end a running slice early for it (the top of
+		 * sysmon.c), so that a G doing short calls between long waits (fsync) runs
+		 * within tens of microseconds instead of after every queued compute slice. */
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
-		gp->schedlink = NULL;
-		gr_lock(&gr_sched.lock);
-		globrunq_push_head_locked(gp, gp, 1);
-		gr_unlock(&gr_sched.lock);
+		sysret_put(gp);
 		gr_wakep();
+		gr_sysmon_sysret();
 		break;
 	case GR_OP_PREEMPT:
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
@@ -980,6 +1025,7 @@ void gr_proc_abandon_m(void)
 	gr_sched.mcount--;
 	gr_unlock(&gr_sched.lock);
 	if (!gr_runq_empty(pp) || atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
+	    atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed) ||
 	    atomic_load_explicit(&pp->xtimer0, memory_order_relaxed) != INT64_MAX) {
 		startm(pp, false);
 	} else {
@@ -995,7 +1041,8 @@ void gr_handoffp(struct gr_p *pp)
 {
 	/* Go: handoffp.  Work waiting: an M runs it.  No M looking for work anywhere: start
 	 * a spinning one, so the P's timers and newly readied Gs have an owner. */
-	if (!gr_runq_empty(pp) || atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed)) {
+	if (!gr_runq_empty(pp) || atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
+	    atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed)) {
 		startm(pp, false);
 		return;
 	}
@@ -1016,6 +1063,38 @@ void gr_handoffp(struct gr_p *pp)
 		gr_proc_timer_added(when);
 }
 
+/*
+ * A G back from a call without a P, none idle, takes a P whose M has been in a system call
+ * for SYSCALL_TAKE_NS, as sysmon's retake would one tick later (and at once: sysmon would
+ * hand it to another M, which the kernel must wake and run before the G can).  The M in
+ * that call finds out when it returns, as after a retake.  Without this, 8 fsync writers
+ * and 8 compute threads on 2 Ps spent most of their waits with both Ps in a writer's fsync.
+ * Returns the P, IDLE and owned by the caller, or NULL.
+ */
+static struct gr_p *syscall_p_take(struct gr_m *mp)
+{
+	uint64_t now = gr_arch_cputicks();
+	int n = gr_sched.nprocs;
+	uint32_t start = fastrand(mp) % n;
+
+	for (int i = 0; i < n; i++) {
+		struct gr_p *pp = &gr_sched.allp[(start + i) % n];
+		if (atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_SYSCALL)
+			continue;
+		uint64_t when = atomic_load_explicit(&pp->xsyscallwhen, memory_order_relaxed);
+		if (when > now || gr_cputicks_to_ns(now - when) < SYSCALL_TAKE_NS)
+			continue;
+		int st = GR_P_SYSCALL;
+		if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_IDLE,
+							    memory_order_acq_rel,
+							    memory_order_relaxed)) {
+			gr_stat_inc(&gr_sysmon_stats.xsyscall_takes);
+			return pp;
+		}
+	}
+	return NULL;
+}
+
 void gr_entersyscall(void)
 {
 	struct gr_g *gp = gr_getg();
@@ -1030,6 +1109,7 @@ void gr_entersyscall(void)
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->p;
 	__atomic_store_n(&pp->syscalltick, pp->syscalltick + 1, __ATOMIC_RELAXED);
+	atomic_store_explicit(&pp->xsyscallwhen, gr_arch_cputicks(), memory_order_relaxed);
 	/* While in the call the P belongs to nobody: whoever CASes it out of SYSCALL owns
 	 * it (this M on return, or sysmon handing it over), as in Go. */
 	stop_clock(gp);
@@ -1079,9 +1159,10 @@ void gr_exitsyscall(void)
 		unpin(gp, true);
 		return;
 	}
-	/* sysmon gave our P away: take an idle one, or queue the G and idle the M. */
+	/* sysmon gave our P away: take an idle one, or one that another M left in a long call,
+	 * or queue the G and idle the M. */
 	gr_stat_inc(&gr_sysmon_stats.xsyscall_lost_p);
-	if ((pp = pidleget())) {
+	if ((pp = pidleget()) || (pp = syscall_p_take(mp))) {
 		acquirep(mp, pp);
 		unpin(gp, true);
 		return;
@@ -1184,6 +1265,8 @@ void gr_proc_fork_child(struct gr_g *gp)
 	gr_sched.lock = (struct gr_lock)GR_LOCK_INIT;
 	gr_sched.runq_head = gr_sched.runq_tail = NULL;
 	atomic_store_explicit(&gr_sched.xrunqsize, 0, memory_order_relaxed);
+	gr_sched.sysret_head = NULL;
+	atomic_store_explicit(&gr_sched.xnsysret, 0, memory_order_relaxed);
 	gr_sched.pidle = NULL;
 	atomic_store_explicit(&gr_sched.xnpidle, 0, memory_order_relaxed);
 	gr_sched.midle = NULL;

@@ -249,6 +249,9 @@ struct gr_p {
 	/* Written by the owner with relaxed atomics, read by sysmon: bumped on each new
 	 * time slice and each system call, so sysmon can tell a long one from many short. */
 	uint32_t syscalltick;
+	/* Written by the owner (relaxed) as it enters a system call, read by a G back from its
+	 * own call without a P: the TSC (gr_arch_cputicks) at the start of this P's call. */
+	_Atomic uint64_t xsyscallwhen;
 
 	/* Owned by the M holding the P. */
 	uint32_t schedtick; /* incremented on each new time slice */
@@ -286,6 +289,13 @@ struct gr_sched {
 	int mcount;		/* Ms created */
 	struct gr_m *timer_m;	/* the idle M sleeping until the next timer, if any */
 	int64_t timer_m_until;
+	/* Gs back from a blocking system call that found no P (gr_exitsyscall, a revoked M):
+	 * a FIFO every P takes from before its own queue, as the kernel runs a thread waking
+	 * from I/O before the computing ones; sysmon shortens running slices while it is not
+	 * empty (proc.c, sysmon.c).  sysret_tailp points at the last G's schedlink (valid
+	 * while sysret_head is not NULL).  xnsysret is written under lock, read racily. */
+	struct gr_g *sysret_head, **sysret_tailp;
+	_Atomic int xnsysret;
 
 	_Atomic int xnmspinning; /* Ms spinning for work */
 	struct gr_m *_Atomic xallm; /* every M ever created (signal.c walks it); push only */

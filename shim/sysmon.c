@@ -12,9 +12,16 @@
  * Preemption (preempt_check): a P whose time slice (schedtick) has had 10 ms of its M's
  * CPU time (or 20 ms of wall time) while other work waits (a queued G, a due timer) gets
  * a preemption request for its M (preempt.c); a request the G refused (not at a safe
- * point) is repeated 1 ms later.  While Gs wait sysmon looks at least every 1 ms.  As in
- * Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged), so
- * two Gs that hand the P back and forth share one 10 ms slice.
+ * point) is repeated 1 ms later.  While more than 4 Gs per P wait, the slice shrinks
+ * towards 2 ms (gr_sysmon_slice_ns).  While Gs wait sysmon looks 10 times per slice.  As
+ * in Go, a G taken from runnext inherits its predecessor's slice (schedtick unchanged),
+ * so two Gs that hand the P back and forth share one slice.
+ *
+ * Gs back from a call without a P (gr_sysmon_sysret, preempt_for_sysret): the G's own M
+ * asks the oldest slice sysmon first saw at least 250 us ago to end at once; failing one,
+ * sysmon looks every 50 us while such Gs wait and does the same for each of them
+ * (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
+ * waking from I/O runs almost at once; without this such a G waited for a 10 ms slice.
  *
  * Revocation (revoke_check): a RUNNING P whose M sleeps in the kernel where no hook saw it
  * (glibc's internal locks, raw syscalls) is taken from it; see the comment there.
@@ -48,32 +55,52 @@
 #define TICK_MAX_NS 10000000
 #define SYSCALL_MAX_NS 10000000
 #define IDLE_ROUNDS 50 /* rounds without work before the tick starts doubling */
-#define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS */
+#define FORCE_PREEMPT_NS 10000000 /* Go: forcePreemptNS; the longest slice */
+#define SLICE_MIN_NS 2000000	   /* the shortest, when many Gs wait */
+#define ROUND_NS 40000000	   /* the CPU time a waiting G should wait for its turn */
+#define SLICE_LOOKS 10		   /* sysmon looks this often per slice while Gs wait */
 #define PREEMPT_RETRY_NS 1000000  /* a refused request is repeated this much later */
-#define SLICE_PRECISION_NS 1000000 /* how late sysmon may notice a new slice */
 #define WALL_SLICE_NS 20000000 /* a slice never lasts longer than this in wall time */
 #define SYSCALL_WATCH_NS 50000 /* sysmon's tick while a P is in a call and Gs wait */
 #define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
+#define SYSRET_SLICE_NS 250000 /* a slice this old (wall) ends early for a G back from a call */
+#define SYSRET_RETRY_NS 250000 /* ... and is asked again this much later if it goes on */
+#define SYSRET_TICK_NS 50000	/* sysmon's tick while such Gs wait (as SYSCALL_WATCH_NS) */
 
 struct gr_sysmon_stats gr_sysmon_stats;
 
-/* sysmon's last observation of each P.  Owned by the sysmon thread. */
+/* sysmon's last observation of each P.  Owned by the sysmon thread; schedtick, seen and
+ * schedm are also read by gr_sysmon_sysret (relaxed atomics; a torn view costs at most
+ * one early preemption). */
 struct p_watch {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
-	uint32_t schedtick; /* the time slice seen last ... */
-	int64_t schedwhen;  /* ... and when it was first seen (or last signalled, less the
-			     * slice, plus the retry interval) */
+	uint32_t schedtick;  /* the time slice seen last ... */
+	int64_t schedwhen;   /* ... and when it began (see observe) */
+	int64_t seen;	     /* when sysmon first saw it (a G back from a call, which may
+			      * follow a request, must not look old: see sysret_victim) */
 	struct gr_m *schedm; /* the M running it */
 	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
+	int64_t cpu;	     /* that M's CPU time at the latest look (-1: unknown) */
+	bool stalled;	     /* the M has not run since the previous look (same slice) */
+	int64_t ran;	     /* how long the slice has run (see observe) */
+	int64_t asked;	     /* when its preemption was last requested (0: not yet) ... */
+	int64_t askedcpu;    /* ... and the M's CPU time then */
+	bool running;	     /* RUNNING at the latest look, and still its M's */
 };
 
 static struct p_watch *watch;
 
-/* True when some G waits for a P: queued locally or globally, or behind a due timer. */
+/* sysmon sleeps on xkick until xsleep_until; gr_sysmon_sysret wakes it early. */
+static _Atomic uint32_t xkick;
+static _Atomic int64_t xsleep_until;
+
+/* True when some G waits for a P: back from a system call, queued locally or globally, or
+ * behind a due timer. */
 static bool work_waiting(int64_t now)
 {
-	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed))
+	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
+	    atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed))
 		return true;
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
@@ -86,6 +113,36 @@ static bool work_waiting(int64_t now)
 
 /* CPU time the kernel thread tid has consumed (ns), or -1.  Linux encodes a thread's
  * CPU clock as MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) = ~tid << 3 | 4 | 2. */
+/* How many Gs wait for a P: back from a call, queued globally or locally (runnext too). */
+static int queued(void)
+{
+	int n = atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) +
+		atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed);
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		n += (int)gr_runq_len(pp) +
+		     (atomic_load_explicit(&pp->xrunnext, memory_order_relaxed) != NULL);
+	}
+	return n;
+}
+
+/*
+ * The slice: Go's 10 ms, shortened while so many Gs wait that
+ * each would wait more than ROUND_NS of CPU time for its turn (the kernel's scheduling
+ * latency works the same way), down to SLICE_MIN_NS.  With 64 spinners on 2 Ps, 10 ms
+ * slices gave each G about 6 slices in 2 s, so one slice more or less moved a G's share
+ * by 15%; 2 ms slices give it about 30 (fairness 64 2: 0.42 before, 0.6-0.8 after).  It
+ * is shortened only beyond 4 waiting Gs per P, so a CPU-bound program with a thread or
+ * two per P keeps 10 ms slices.
+ */
+int64_t gr_sysmon_slice_ns(int n)
+{
+	int64_t s = n > 0 ? ROUND_NS * gr_sched.nprocs / n : FORCE_PREEMPT_NS;
+
+	return s < SLICE_MIN_NS ? SLICE_MIN_NS : s > FORCE_PREEMPT_NS ? FORCE_PREEMPT_NS : s;
+}
+
 static int64_t thread_cputime(pid_t tid)
 {
 	struct timespec ts;
@@ -96,50 +153,107 @@ static int64_t thread_cputime(pid_t tid)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Go: retake's preemption half.  pp is RUNNING.  Returns when the slice sysmon now
- * watches on pp may be due for preemption (INT64_MAX: nothing to watch).
+/* Looks at the slice running on pp (RUNNING): notes a new one, how long it has run and
+ * whether its M ran since the previous look.
  *
  * Unlike Go, a slice is 10 ms of the M's CPU time, not of wall time: on a machine with
  * more runnable threads than CPUs an M gets a fraction of each wall-clock slice, and
  * counting wall time would give the Gs whose slices the kernel happened to favour several
  * times the CPU of the others (fairness 64 2 on a loaded 2-CPU machine: 0.2 instead of
- * the kernel's own 0.5).  Where the thread CPU clock cannot be read, wall time is used. */
-static int64_t preempt_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
+ * the kernel's own 0.5).  Where the thread CPU clock cannot be read, wall time is used.
+ * A slice also ends after WALL_SLICE_NS of wall time, on a machine so loaded that the CPU
+ * share would leave most Gs unstarted for seconds. */
+static void observe(struct gr_p *pp, struct p_watch *pw, int64_t now)
 {
 	uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
 	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+	int64_t cpu = mp ? thread_cputime(mp->ktid) : -1;
 
-	if (!gr_preempt_enabled() || !mp)
-		return INT64_MAX;
-	int64_t cpu = thread_cputime(mp->ktid);
+	pw->stalled = false;
 	if (pw->schedtick != tick || pw->schedm != mp) {
-		pw->schedtick = tick;
-		pw->schedm = mp;
-		pw->schedwhen = now;
-		pw->schedcpu = cpu;
+		/* A slice that follows one sysmon ended began when the M took the request: its
+		 * CPU time has hardly moved since (it yields at once, or does not run at all).
+		 * Counting from the request, not from this look, keeps a look made late on a
+		 * loaded machine from lengthening the slice by the CPU time it missed. */
+		bool followed = pw->asked && pw->schedm == mp && pw->askedcpu >= 0 && cpu >= 0;
+		__atomic_store_n(&pw->schedtick, tick, __ATOMIC_RELAXED);
+		__atomic_store_n(&pw->schedm, mp, __ATOMIC_RELAXED);
+		pw->schedwhen = followed ? pw->asked : now;
+		__atomic_store_n(&pw->seen, now, __ATOMIC_RELAXED);
+		pw->schedcpu = followed ? pw->askedcpu : cpu;
+		pw->asked = 0;
+	} else {
+		pw->stalled = cpu >= 0 && cpu == pw->cpu;
 	}
+	pw->cpu = cpu;
 	int64_t wall = now - pw->schedwhen;
-	int64_t ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : wall;
-	/* A slice ends after FORCE_PREEMPT_NS of CPU, or WALL_SLICE_NS of wall time on a
-	 * machine so loaded that the CPU share would leave most Gs unstarted for seconds. */
-	if (wall >= WALL_SLICE_NS)
-		ran = FORCE_PREEMPT_NS;
-	/* sysmon learns that a slice began only when it looks: while Gs wait, look every
-	 * SLICE_PRECISION_NS so that slices last 10 ms, not 10 ms plus a sysmon tick. */
-	if (ran < FORCE_PREEMPT_NS) {
-		int64_t due = now + FORCE_PREEMPT_NS - ran;
-		if (due > now + SLICE_PRECISION_NS && work_waiting(now))
-			due = now + SLICE_PRECISION_NS;
+	pw->ran = cpu >= 0 && pw->schedcpu >= 0 ? cpu - pw->schedcpu : wall;
+	if (wall >= WALL_SLICE_NS && pw->ran < FORCE_PREEMPT_NS)
+		pw->ran = FORCE_PREEMPT_NS; /* past any slice */
+}
+
+static void ask(struct p_watch *pw, int64_t now)
+{
+	pw->asked = now;
+	pw->askedcpu = pw->cpu;
+	gr_preempt_refresh();
+	gr_preempt_request(pw->schedm, pw->schedtick);
+}
+
+/* Go: retake's preemption half, after observe, with the slice of gr_sysmon_slice_ns.
+ * Returns when the slice may be due for preemption next (INT64_MAX: nothing to watch).
+ * A request the G refused (not at a safe point) or that is still on its way is repeated
+ * PREEMPT_RETRY_NS later. */
+static int64_t preempt_check(struct p_watch *pw, int64_t now, int64_t slice)
+{
+	if (!gr_preempt_enabled() || !pw->schedm)
+		return INT64_MAX;
+	/* sysmon learns that a slice began only when it looks: while Gs wait, look
+	 * SLICE_LOOKS times a slice so that slices last about the slice, not the slice plus
+	 * a sysmon tick. */
+	if (pw->ran < slice) {
+		int64_t due = now + slice - pw->ran;
+		if (due > now + slice / SLICE_LOOKS && work_waiting(now))
+			due = now + slice / SLICE_LOOKS;
 		return due;
 	}
 	if (!work_waiting(now))
 		return INT64_MAX;
-	/* Refused or not yet delivered: ask again after another PREEMPT_RETRY_NS. */
-	pw->schedwhen = now - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
-	pw->schedcpu = cpu - FORCE_PREEMPT_NS + PREEMPT_RETRY_NS;
-	gr_preempt_refresh();
-	gr_preempt_request(mp, tick);
+	if (pw->asked && now - pw->asked < PREEMPT_RETRY_NS)
+		return pw->asked + PREEMPT_RETRY_NS;
+	ask(pw, now);
 	return now + PREEMPT_RETRY_NS;
+}
+
+/*
+ * Gs back from a blocking call without a P (gr_sched.sysret_head) wait for a slice to end.
+ * The kernel runs a thread waking from I/O almost at once, ahead of the threads that
+ * compute; green does the same: for each such G, the oldest slice that sysmon first saw at
+ * least SYSRET_SLICE_NS ago is asked to end now (and again every SYSRET_RETRY_NS while it
+ * goes on).  The G then runs next on that P (proc.c takes these Gs first).  The floor bounds
+ * the preemptions a compute slice suffers however many calls return; it counts wall time,
+ * unlike the 10 ms slice, because it bounds a rate and a latency, both of wall time (a
+ * floor of M CPU time let a writer wait for 4 ms behind an M the kernel had descheduled).
+ */
+static void preempt_for_sysret(int64_t now)
+{
+	int want = atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed);
+
+	if (!gr_preempt_enabled())
+		return;
+	while (want-- > 0) {
+		struct p_watch *best = NULL;
+		for (int i = 0; i < gr_sched.nprocs; i++) {
+			struct p_watch *pw = &watch[i];
+			if (pw->running && pw->schedm && now - pw->seen >= SYSRET_SLICE_NS &&
+			    (!pw->asked || now - pw->asked >= SYSRET_RETRY_NS) &&
+			    (!best || pw->seen < best->seen))
+				best = pw;
+		}
+		if (!best)
+			return;
+		ask(best, now);
+	}
 }
 
 static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
@@ -193,12 +307,14 @@ static bool task_sleeping(pid_t tid)
 	return p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D');
 }
 
+/* After observe.  The /proc read happens only for an M whose CPU clock has not moved since
+ * sysmon's previous look (or cannot be read): a computing M costs one clock read. */
 static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 {
-	if (pw->schedtick != __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) ||
-	    now - pw->schedwhen < REVOKE_NS || !work_waiting(now))
+	if (now - pw->seen < REVOKE_NS || (pw->cpu >= 0 && !pw->stalled) ||
+	    !work_waiting(now))
 		return false;
-	struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+	struct gr_m *mp = pw->schedm;
 	if (!mp || atomic_load_explicit(&mp->xpin, memory_order_relaxed) != GR_PIN_USER ||
 	    !task_sleeping(mp->ktid))
 		return false;
@@ -224,11 +340,13 @@ static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
  * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
 static int retake(int64_t now, int64_t *next)
 {
+	int64_t slice = gr_sysmon_slice_ns(queued());
 	int n = 0;
 
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
 		int st = atomic_load_explicit(&pp->xstatus, memory_order_acquire);
+		watch[i].running = false;
 		if (st == GR_P_SYSCALL) {
 			if (retake_syscall(pp, &watch[i], now))
 				n++;
@@ -237,20 +355,77 @@ static int retake(int64_t now, int64_t *next)
 				 * idle back-off says (Go's sysmon stays at 20 us for the same
 				 * reason: it keeps retaking). */
 				*next = now + SYSCALL_WATCH_NS;
-		} else if (st == GR_P_RUNNING && revoke_check(pp, &watch[i], now))
-			n++;
-		else if (st == GR_P_RUNNING) {
-			int64_t due = preempt_check(pp, &watch[i], now);
+		} else if (st == GR_P_RUNNING) {
+			observe(pp, &watch[i], now);
+			if (revoke_check(pp, &watch[i], now)) {
+				n++;
+				continue;
+			}
+			int64_t due = preempt_check(&watch[i], now, slice);
 			if (due < *next)
 				*next = due;
+			watch[i].running = true;
 		}
+	}
+	if (atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed)) {
+		preempt_for_sysret(now);
+		if (*next > now + SYSRET_TICK_NS)
+			*next = now + SYSRET_TICK_NS;
 	}
 	return n;
 }
 
+/* The oldest slice that sysmon first saw SYSRET_SLICE_NS ago and that still runs: sets
+ * *mpp and *tickp to its M and tick and returns true, or returns false.  Counted from
+ * sysmon's first look, not from a request it may follow: the slice of a G just back from
+ * a call follows one, and preempting that G would send it to the back of the global
+ * queue.  Every field is read once: sysmon may be rewriting them. */
+static bool sysret_victim(int64_t now, struct gr_m **mpp, uint32_t *tickp)
+{
+	int64_t bestwhen = INT64_MAX;
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		struct p_watch *pw = &watch[i];
+		int64_t when = __atomic_load_n(&pw->seen, __ATOMIC_RELAXED);
+		uint32_t tick = __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED);
+		struct gr_m *mp = __atomic_load_n(&pw->schedm, __ATOMIC_RELAXED);
+		/* pp->m is NULL for a moment while its M enters a call: no victim then. */
+		if (!mp || atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_RUNNING ||
+		    __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) != tick ||
+		    __atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp ||
+		    now - when < SYSRET_SLICE_NS || when >= bestwhen)
+			continue;
+		*mpp = mp;
+		*tickp = tick;
+		bestwhen = when;
+	}
+	return bestwhen != INT64_MAX;
+}
+
+void gr_sysmon_sysret(void)
+{
+	int64_t now = gr_nanotime();
+	struct gr_m *mp;
+	uint32_t tick;
+
+	/* The G's own M asks for the slice to end: going through sysmon would add its
+	 * wake-up to the G's wait. */
+	if (gr_preempt_enabled() && sysret_victim(now, &mp, &tick)) {
+		gr_preempt_request(mp, tick);
+		return;
+	}
+	/* Seq_cst fence: the caller queued the G (xnsysret) before; sysmon stores
+	 * xsleep_until before it reads xnsysret.  One of the two sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <= now + SYSRET_TICK_NS)
+		return;
+	atomic_store_explicit(&xkick, 1, memory_order_relaxed);
+	gr_futex_wake(&xkick, 1);
+}
+
 static void *sysmon_main(void *arg)
 {
-	_Atomic uint32_t never = 0;
 	int64_t delay = TICK_MIN_NS;
 	int64_t next_preempt = INT64_MAX;
 	int idle = 0;
@@ -263,7 +438,12 @@ static void *sysmon_main(void *arg)
 		 * not 10 to 20 ms; with 64 Gs on 2 Ps that is what keeps them even). */
 		if (next_preempt < wake)
 			wake = next_preempt > now ? next_preempt : now;
-		gr_futex_wait(&never, 0, wake);
+		atomic_store_explicit(&xsleep_until, wake, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst); /* pairs with gr_sysmon_sysret's */
+		if (!atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed) ||
+		    wake <= now + SYSRET_TICK_NS)
+			gr_futex_wait(&xkick, 0, wake);
+		atomic_store_explicit(&xkick, 0, memory_order_relaxed);
 		next_preempt = INT64_MAX;
 		now = gr_nanotime();
 		gr_stack_scavenge(now);
@@ -308,11 +488,12 @@ __attribute__((destructor)) static void sysmon_stats_dump(void)
 	if (!getenv("GREEN_SYSMON_STATS"))
 		return;
 	snprintf(buf, sizeof(buf),
-		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu handoffs=%lu "
+		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu syscall_takes=%lu handoffs=%lu "
 		 "revocations=%lu revoked_returns=%lu preempt_requests=%lu preemptions=%lu "
 		 "preempt_unsafe=%lu\n",
 		 (unsigned long)s->xsyscalls, (unsigned long)s->xsyscall_lost_p,
-		 (unsigned long)s->xretakes, (unsigned long)s->xhandoffs,
+		 (unsigned long)s->xretakes, (unsigned long)s->xsyscall_takes,
+		 (unsigned long)s->xhandoffs,
 		 (unsigned long)s->xrevocations, (unsigned long)s->xrevoked_returns,
 		 (unsigned long)s->xpreempt_requests, (unsigned long)s->xpreemptions,
 		 (unsigned long)s->xpreempt_unsafe);

@@ -9,6 +9,15 @@
  * runs: creating it also switches glibc to multi-threaded mode.  Returns 0 or -errno. */
 int gr_sysmon_start(void);
 
+/* A G back from a blocking system call was queued for a P (proc.c): wakes sysmon when it
+ * sleeps longer than its tick for such Gs, so that it shortens a running slice for them.
+ * Any thread with a G or on g0. */
+void gr_sysmon_sysret(void);
+
+/* The CPU time a G may run before sysmon preempts it while n Gs wait for a P (a
+ * shorter slice while many wait; see sysmon.c).  Requires gr_sched.nprocs. */
+int64_t gr_sysmon_slice_ns(int n);
+
 /*
  * Counters of the system-call hand-off, sysmon and preemption, for the observability work
  * (GREEN_SCHEDTRACE, `green dump`).  Each is incremented with a relaxed atomic add by
@@ -18,6 +27,7 @@ struct gr_sysmon_stats {
 	_Atomic uint64_t xsyscalls;	     /* gr_entersyscall by a G holding a P */
 	_Atomic uint64_t xsyscall_lost_p;    /* a call returned to find its P retaken */
 	_Atomic uint64_t xretakes;	     /* Ps sysmon took from Ms in a system call */
+	_Atomic uint64_t xsyscall_takes;     /* ... and Ps that Gs back from calls took */
 	_Atomic uint64_t xhandoffs;	     /* Ps given to another M (retakes + revocations) */
 	_Atomic uint64_t xrevocations;	     /* Ps taken from Ms asleep where no hook saw */
 	_Atomic uint64_t xrevoked_returns;   /* revoked Ms that came back into green */

@@ -4,9 +4,11 @@
 # Idempotent and quiet: when every package is already installed it prints nothing and exits
 # 0 after one dpkg-query per package. Otherwise it runs apt-get update once and installs the
 # missing ones, through sudo when not root. `make test` and `make bench` run it first.
+# Arguments name more packages to install the same way (tools/bench-programs.sh: the
+# programs it measures).
 set -eu
 
-PACKAGES="build-essential libcriterion-dev libunwind-dev pkg-config"
+PACKAGES="build-essential libcriterion-dev libunwind-dev pkg-config $*"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "green: setup: not a Debian system (no dpkg-query); install by hand: $PACKAGES" >&2

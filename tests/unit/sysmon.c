@@ -2,7 +2,7 @@
  * Unit tests of shim/preempt.c without a scheduler: configuration, the xsave area, and
  * the program's handler for the preemption signal (recorded, reported, chained for a
  * signal green did not send: a plain thread has no G, so every SIGURG it gets is the
- * program's).
+ * program's), and the length of sysmon's time slice.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "preempt.h"
+#include "runtime.h"
 #include "sysmon.h"
 
 static atomic_int hits;
@@ -75,4 +76,21 @@ Test(sysmon, counters_start_at_zero)
 	cr_assert_eq(atomic_load(&gr_sysmon_stats.xpreemptions), 0);
 	gr_stat_inc(&gr_sysmon_stats.xpreemptions);
 	cr_assert_eq(atomic_load(&gr_sysmon_stats.xpreemptions), 1);
+}
+
+/* Go's 10 ms slice while few Gs wait; shorter while so many wait that a turn would come
+ * round too rarely for the CPU to be shared evenly (fairness 64 2 gave each spinner about
+ * 6 slices in 2 s and FAIRNESS 0.2-0.5 under load). */
+Test(sysmon, slice_shrinks_while_many_gs_wait)
+{
+	gr_sched.nprocs = 2;
+	cr_assert_eq(gr_sysmon_slice_ns(0), 10000000);
+	cr_assert_eq(gr_sysmon_slice_ns(8), 10000000, "4 Gs per P keep 10 ms slices");
+	int64_t s16 = gr_sysmon_slice_ns(16);
+	cr_assert(s16 < 10000000 && s16 > 2000000, "16 Gs on 2 Ps: %lld ns", (long long)s16);
+	cr_assert_eq(gr_sysmon_slice_ns(62), 2000000, "64 spinners on 2 Ps");
+	cr_assert_eq(gr_sysmon_slice_ns(100000), 2000000, "never below 2 ms");
+	gr_sched.nprocs = 8;
+	cr_assert_eq(gr_sysmon_slice_ns(32), 10000000, "scales with the Ps");
+	gr_sched.nprocs = 0;
 }
