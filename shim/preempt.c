@@ -385,10 +385,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	if (gr_g_schedulable(gp) && mp->curg == gp && pp && pp->schedtick + 1 == want &&
 	    atomic_compare_exchange_strong_explicit(&mp->xpin, &user, GR_PIN_PINNED,
 						    memory_order_acquire, memory_order_relaxed)) {
-		mp->in_preempt_handler = true;
-		bool safe = safe_point(gp, ucv);
-		mp->in_preempt_handler = false;
-		if (safe)
+		if (safe_point(gp, ucv))
 			redirect(ucv);
 		else
 			gr_stat_inc(&gr_sysmon_stats.xpreempt_unsafe);

@@ -213,10 +213,6 @@ struct gr_m {
 	 *   in the kernel where no hook saw it.  g0 always runs pinned. */
 	_Atomic uint32_t xpreempt;
 	_Atomic uint32_t xpin;
-	/* Set while green's preemption handler runs on this M (owned by the M): the
-	 * sigprocmask calls of its unwinder then go straight to the kernel, whose mask
-	 * sigreturn restores, instead of changing the interrupted G's mask. */
-	bool in_preempt_handler;
 };
 
 /* gr_m.xpin states. */

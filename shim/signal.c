@@ -277,7 +277,7 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 {
 	struct gr_g *gp = gr_getg();
 
-	if (!gr_g_schedulable(gp) || gp->m->in_preempt_handler) {
+	if (!gr_g_schedulable(gp)) {
 		uint64_t s = set ? set64(set) & ~GR_SIG_UNBLOCKABLE : 0, o = 0;
 		if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
 			return EINVAL;
