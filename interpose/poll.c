@@ -144,17 +144,24 @@ GR_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdsle
 	return poll(fds, n, timeout);
 }
 
-GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
-		    const sigset_t *mask)
+/* ppoll's and pselect's start: true when green waits, with *deadline (0: none); false
+ * when the real call must (a signal mask to install, a zero timeout, no G, or a bad
+ * timeout, which the kernel then rejects with EINVAL as natively). */
+static bool green_waits(const struct timespec *ts, const sigset_t *mask, int64_t *deadline)
 {
 	if (!gr_is_ready() || mask || (ts && !ts->tv_sec && !ts->tv_nsec) ||
 	    !gr_g_schedulable(gr_getg()))
+		return false;
+	*deadline = ts ? gr_deadline(CLOCK_MONOTONIC, ts, false) : 0;
+	return *deadline >= 0;
+}
+
+GR_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		    const sigset_t *mask)
+{
+	int64_t deadline;
+	if (!green_waits(ts, mask, &deadline))
 		goto real;
-	int64_t deadline = 0;
-	if (ts && (deadline = gr_deadline(CLOCK_MONOTONIC, ts, false)) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
 	long r = do_poll(fds, n, deadline);
 	if (r != -EPERM)
 		return (int)gr_ret_errno(r);
@@ -266,14 +273,9 @@ GR_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 GR_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
 		      const sigset_t *mask)
 {
-	if (!gr_is_ready() || mask || (ts && !ts->tv_sec && !ts->tv_nsec) ||
-	    !gr_g_schedulable(gr_getg()))
+	int64_t deadline;
+	if (!green_waits(ts, mask, &deadline))
 		goto real;
-	int64_t deadline = 0;
-	if (ts && (deadline = gr_deadline(CLOCK_MONOTONIC, ts, false)) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
 	long rc = do_select(nfds, r, w, e, deadline);
 	if (rc != -EPERM)
 		return (int)gr_ret_errno(rc);
