@@ -72,17 +72,7 @@ GR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 		return gr_real.write(fd, buf, n);
 	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = rw_nowait, .call = rw_call,
 			   .a = {fd}};
-	size_t done = 0;
-	for (;;) {
-		io.a[1] = (long)buf + (long)done;
-		io.a[2] = (long)(n - done);
-		long r = gr_netpoll_io(&io);
-		if (r < 0)
-			return done ? (ssize_t)done : gr_ret_errno(r);
-		done += (size_t)r;
-		if (done >= n || r == 0 || !write_continues(&io))
-			return (ssize_t)done;
-	}
+	return gr_ret_errno(gr_netpoll_io_all(&io, buf, n, write_continues));
 }
 
 /* ---- readv, writev -------------------------------------------------------------------- */

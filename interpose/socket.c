@@ -104,6 +104,12 @@ static ssize_t unix_dgram_send(int fd, const void *buf, size_t n, int flags,
 	return gr_ret_errno(r);
 }
 
+/* A blocking send on a stream sends everything; datagrams go whole. */
+static bool send_continues(const struct gr_io *io)
+{
+	return !io->nonblock && io->kind == GR_FD_SOCK;
+}
+
 GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
@@ -113,18 +119,7 @@ GR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		return unix_dgram_send(fd, buf, n, flags, addr, alen);
 	struct gr_io io = {.fd = fd, .mode = GR_IO_OUT, .nowait = xfer_nowait, .call = xfer_call,
 			   .a = {fd, 0, 0, flags, (long)addr, alen}};
-	size_t done = 0;
-	for (;;) {
-		io.a[1] = (long)buf + (long)done;
-		io.a[2] = (long)(n - done);
-		long r = gr_netpoll_io(&io);
-		if (r < 0)
-			return done ? (ssize_t)done : gr_ret_errno(r);
-		done += (size_t)r;
-		/* A blocking send on a stream sends everything; datagrams go whole. */
-		if (done >= n || r == 0 || io.nonblock || io.kind != GR_FD_SOCK)
-			return (ssize_t)done;
-	}
+	return gr_ret_errno(gr_netpoll_io_all(&io, buf, n, send_continues));
 }
 
 GR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)

@@ -751,6 +751,23 @@ long gr_netpoll_io(struct gr_io *io)
 	return rc;
 }
 
+long gr_netpoll_io_all(struct gr_io *io, const void *buf, size_t n,
+		       bool (*more)(const struct gr_io *io))
+{
+	size_t done = 0;
+
+	for (;;) {
+		io->a[1] = (long)buf + (long)done;
+		io->a[2] = (long)(n - done);
+		long r = gr_netpoll_io(io);
+		if (r < 0)
+			return done ? (long)done : r;
+		done += (size_t)r;
+		if (done >= n || r == 0 || !more(io))
+			return (long)done;
+	}
+}
+
 /* ---- the poller ---------------------------------------------------------------------- */
 
 static void do_epoll(struct gr_np_batch *b, int64_t until)

@@ -53,6 +53,12 @@ struct gr_io {
  * Foreign threads and g0 make the plain call.  May park. */
 long gr_netpoll_io(struct gr_io *io);
 
+/* A write of n bytes from buf as io's call (a[1] = buffer, a[2] = length): repeats the
+ * call on what is left after a short write while more(io) says a blocking call would have
+ * gone on.  Returns the bytes written, or -errno when none were. */
+long gr_netpoll_io_all(struct gr_io *io, const void *buf, size_t n,
+		       bool (*more)(const struct gr_io *io));
+
 /* A snapshot of a descriptor's readiness, taken before the caller checks it with a
  * non-blocking poll (so no event between that check and gr_netpoll_park is lost). */
 struct gr_np_token {
