@@ -19,8 +19,10 @@
  * half of the busy Ps' count may spin, and a spinner that finds work wakes a replacement
  * (resetspinning).  A spinner that gives up decrements the count and then rechecks every
  * run queue: that ordering is what guarantees no wake-up is lost.  Unlike Go, a spinner
- * keeps looking for SPIN_NS before it gives up its P: that turns the futex wake of a
- * ping-pong between two Gs into a no-op most of the time.
+ * keeps looking for SPIN_NS before it gives up its P, the recheck leaves alone a runnext
+ * that its owner is about to run (any_work), and a P whose Gs hand it to each other
+ * through runnext defers the wake-up of a G readied there until sysmon sees it wait
+ * (wakep_deferred): a ping-pong then runs on one M while the others sleep.
  *
  * A park whose successor is the P's runnext skips g0 altogether (park_direct, below).
  *
@@ -53,6 +55,7 @@
 #define SPIN_PAUSES 64
 #endif
 #define RUNNEXT_GRACE_NS 3000	/* a victim's runnext is left alone this long (Go: 3us) */
+#define HANDOFF_TICKS 10000	/* a park this soon after the ready is a hand-off (3-10 us) */
 #define M_STACK_SIZE (256 * 1024)
 #define SYSCALL_TAKE_NS 20000	/* a P in a call this long may go to a G back from its own */
 
@@ -365,14 +368,30 @@ static int64_t earliest_timer(void)
 	return next;
 }
 
+static bool runnext_stale(struct gr_p *victim);
+static void owe_wakeup(struct gr_p *pp);
+
+/* True when some G waits that no running M is about to take: queued globally, back from
+ * a call, in a local queue, or in the runnext of a P that has started no G for
+ * RUNNEXT_GRACE_NS.  A fresh runnext is its owner's next G, mostly a hand-off: taking
+ * a P for it kept an M spinning beside every ping-pong.  That P is marked as owing a
+ * wake-up instead, so sysmon pays one if the G then waits (wakep_deferred). */
 static bool any_work(void)
 {
 	if (atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
 	    atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed))
 		return true;
-	for (int i = 0; i < gr_sched.nprocs; i++)
-		if (!gr_runq_empty(&gr_sched.allp[i]))
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		/* Length first: runqput fills runnext before it moves the old one to the tail. */
+		if (gr_runq_len(pp) != 0)
 			return true;
+		if (atomic_load_explicit(&pp->xrunnext, memory_order_acquire)) {
+			if (runnext_stale(pp))
+				return true;
+			owe_wakeup(pp);
+		}
+	}
 	return false;
 }
 
@@ -806,6 +825,9 @@ static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
 		gp->cputicks += now - gp->run_since;
 	gp->run_since = 0;
 	__atomic_store_n(&pp->nexec, pp->nexec + 1, __ATOMIC_RELAXED);
+	bool handoff = now - pp->runnext_tick < HANDOFF_TICKS;
+	if (atomic_load_explicit(&pp->xhandoffs, memory_order_relaxed) != handoff)
+		atomic_store_explicit(&pp->xhandoffs, handoff, memory_order_relaxed);
 	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	next->m = mp;
 	next->run_since = now;
@@ -920,6 +942,62 @@ void gr_park(void (*unlockf)(void *), void *arg)
 	switch_to_g0_pinned(gp, GR_OP_PARK);
 }
 
+/*
+ * Deferred wake-ups.  Go wakes an M (wakep) for every G readied while a P is idle and no
+ * M spins.  When the G goes to runnext its readier often parks right after (a cond
+ * signal and wait, an unlock and lock, a create and join), and the G runs next on this P
+ * through park_direct: the woken M finds nothing, and with two Ps a ping-pong kept one
+ * spinning and stealing its Gs back and forth.  So while the P's latest park into
+ * runnext came within HANDOFF_TICKS of the ready (xhandoffs), the wake-up of a G
+ * readied into an otherwise empty queue is deferred and marked owed (xwakeowed).  A
+ * park that comes later (a create, some work, a join) clears xhandoffs.  sysmon, which
+ * looks every OWED_TICK_NS while a wake-up is owed, pays it (wakep) when the G has
+ * waited a whole tick while the P started no G, and clears xhandoffs too.
+ *
+ * No owed wake-up goes unseen: the owner exchanges runnext (a locked instruction, a full
+ * barrier) before it loads xwakeowed, and sysmon clears xwakeowed (seq_cst) before it
+ * loads the queue; one of the two sees the other's store.  The same pairing with
+ * sysmon's xsleep_until keeps sysmon from sleeping long past an owed wake-up
+ * (gr_sysmon_owed).
+ */
+static void owe_wakeup(struct gr_p *pp)
+{
+	if (!atomic_load_explicit(&pp->xwakeowed, memory_order_relaxed)) {
+		atomic_store_explicit(&pp->xwakeowed, true, memory_order_seq_cst);
+		gr_sysmon_owed();
+	}
+}
+
+static bool wakep_deferred(struct gr_p *pp, bool next)
+{
+	if (!next || !atomic_load_explicit(&pp->xhandoffs, memory_order_relaxed) ||
+	    gr_runq_len(pp) != 0)
+		return false;
+	owe_wakeup(pp);
+	return true;
+}
+
+/* Queues gp (RUNNABLE) on the caller's P, runnext when next, and wakes an M for it. */
+static void runq_put_wake(struct gr_g *gp, bool next)
+{
+	struct gr_g *self = gr_getg();
+	bool pinned = pin(self);
+	struct gr_p *pp = curp();
+	bool deferred = false;
+
+	if (pp) {
+		gr_runq_put(pp, gp, next);
+		if (next)
+			pp->runnext_tick = gr_arch_cputicks();
+		deferred = wakep_deferred(pp, next);
+	} else {
+		gr_globrunq_put(gp);
+	}
+	unpin(self, pinned);
+	if (!deferred)
+		gr_wakep();
+}
+
 static void ready(struct gr_g *gp, bool next)
 {
 	int waiting = GR_G_WAITING;
@@ -927,15 +1005,7 @@ static void ready(struct gr_g *gp, bool next)
 	if (!atomic_compare_exchange_strong_explicit(&gp->xstatus, &waiting, GR_G_RUNNABLE,
 						     memory_order_acq_rel, memory_order_relaxed))
 		gr_throw("gr_ready of a G that is not waiting");
-	struct gr_g *self = gr_getg();
-	bool pinned = pin(self);
-	struct gr_p *pp = curp();
-	if (pp)
-		gr_runq_put(pp, gp, next);
-	else
-		gr_globrunq_put(gp);
-	unpin(self, pinned);
-	gr_wakep();
+	runq_put_wake(gp, next);
 }
 
 void gr_ready(struct gr_g *gp)
@@ -951,15 +1021,7 @@ void gr_ready_tail(struct gr_g *gp)
 void gr_proc_start_g(struct gr_g *gp)
 {
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_release);
-	struct gr_g *self = gr_getg();
-	bool pinned = pin(self);
-	struct gr_p *pp = curp();
-	if (pp)
-		gr_runq_put(pp, gp, true);
-	else
-		gr_globrunq_put(gp);
-	unpin(self, pinned);
-	gr_wakep();
+	runq_put_wake(gp, true);
 }
 
 int64_t gr_g_cputime_ns(struct gr_g *gp)

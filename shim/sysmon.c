@@ -66,6 +66,7 @@
 #define SYSRET_SLICE_NS 250000 /* a slice this old (wall) ends early for a G back from a call */
 #define SYSRET_RETRY_NS 250000 /* ... and is asked again this much later if it goes on */
 #define SYSRET_TICK_NS 50000	/* sysmon's tick while such Gs wait (as SYSCALL_WATCH_NS) */
+#define OWED_TICK_NS 200000	/* sysmon's tick while a P owes a wake-up (proc.c) */
 
 struct gr_sysmon_stats gr_sysmon_stats;
 
@@ -87,6 +88,8 @@ struct p_watch {
 	int64_t asked;	     /* when its preemption was last requested (0: not yet) ... */
 	int64_t askedcpu;    /* ... and the M's CPU time then */
 	bool running;	     /* RUNNING at the latest look, and still its M's */
+	uint32_t nexec;	     /* the P's count of Gs started, at the latest look ... */
+	int64_t nexecwhen;   /* ... and when sysmon first saw that count */
 };
 
 static struct p_watch *watch;
@@ -338,6 +341,73 @@ static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 
 /* Returns the number of Ps retaken; *next is lowered to when sysmon should look again
  * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
+/*
+ * A wake-up the P deferred (proc.c, wakep_deferred).  Paid when the P has started no G
+ * for OWED_TICK_NS while a G waits in its queue: the readier went on running instead of
+ * parking.  Cleared, seq_cst and then a look at the queue, once nothing waits there.
+ * Returns true while the P still owes one (sysmon then looks every OWED_TICK_NS).
+ */
+static bool owed_wake_check(struct gr_p *pp, struct p_watch *pw, bool running, int64_t now)
+{
+	uint32_t nexec = __atomic_load_n(&pp->nexec, __ATOMIC_RELAXED);
+
+	if (nexec != pw->nexec) {
+		pw->nexec = nexec;
+		pw->nexecwhen = now;
+	}
+	bool started = now - pw->nexecwhen < OWED_TICK_NS;
+	if (!atomic_load_explicit(&pp->xwakeowed, memory_order_relaxed))
+		return false;
+	if (gr_runq_empty(pp)) {
+		atomic_store_explicit(&pp->xwakeowed, false, memory_order_seq_cst);
+		if (gr_runq_empty(pp))
+			return false;
+		atomic_store_explicit(&pp->xwakeowed, true, memory_order_relaxed);
+		return true;
+	}
+	if (running && started)
+		return true;
+	atomic_store_explicit(&pp->xhandoffs, false, memory_order_relaxed);
+	atomic_store_explicit(&pp->xwakeowed, false, memory_order_relaxed);
+	gr_stat_inc(&gr_sysmon_stats.xowed_wakes);
+	gr_wakep();
+	return false;
+}
+
+/* Checks every P's owed wake-up; true while one is still owed. */
+static bool owed_wakes_check(int64_t now)
+{
+	bool owed = false;
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		bool running = atomic_load_explicit(&pp->xstatus, memory_order_relaxed) ==
+			       GR_P_RUNNING;
+		owed |= owed_wake_check(pp, &watch[i], running, now);
+	}
+	return owed;
+}
+
+/* True when some P owes a wake-up (see owed_wake_check). */
+static bool wake_owed(void)
+{
+	for (int i = 0; i < gr_sched.nprocs; i++)
+		if (atomic_load_explicit(&gr_sched.allp[i].xwakeowed, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+void gr_sysmon_owed(void)
+{
+	/* The caller's seq_cst store of xwakeowed pairs with sysmon's fence between its
+	 * store of xsleep_until and wake_owed(): one of the two sees the other. */
+	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <=
+	    gr_nanotime() + OWED_TICK_NS)
+		return;
+	atomic_store_explicit(&xkick, 1, memory_order_relaxed);
+	gr_futex_wake(&xkick, 1);
+}
+
 static int retake(int64_t now, int64_t *next)
 {
 	int64_t slice = gr_sysmon_slice_ns(queued());
@@ -424,28 +494,51 @@ void gr_sysmon_sysret(void)
 	gr_futex_wake(&xkick, 1);
 }
 
+/*
+ * The loop.  A full round (retake and the rest) is due after the back-off delay or at the
+ * next slice end; while a P owes a wake-up sysmon also wakes every OWED_TICK_NS, and
+ * those ticks check owed wake-ups only (the full round reads each M's CPU clock).
+ */
 static void *sysmon_main(void *arg)
 {
 	int64_t delay = TICK_MIN_NS;
 	int64_t next_preempt = INT64_MAX;
+	int64_t round_due = 0; /* 0: compute at the top */
+	bool owed = false;
 	int idle = 0;
 
 	(void)arg;
 	for (;;) {
 		int64_t now = gr_nanotime();
-		int64_t wake = now + delay;
-		/* A time slice that ends before the next tick: wake for it (slices of 10 ms,
-		 * not 10 to 20 ms; with 64 Gs on 2 Ps that is what keeps them even). */
-		if (next_preempt < wake)
-			wake = next_preempt > now ? next_preempt : now;
+		if (!round_due) {
+			round_due = now + delay;
+			/* A time slice that ends before the next tick: wake for it (slices of
+			 * 10 ms, not 10 to 20 ms; with 64 Gs on 2 Ps that keeps them even). */
+			if (next_preempt < round_due)
+				round_due = next_preempt > now ? next_preempt : now;
+		}
+		int64_t wake = round_due;
+		if (owed && wake > now + OWED_TICK_NS)
+			wake = now + OWED_TICK_NS;
 		atomic_store_explicit(&xsleep_until, wake, memory_order_relaxed);
-		atomic_thread_fence(memory_order_seq_cst); /* pairs with gr_sysmon_sysret's */
-		if (!atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed) ||
-		    wake <= now + SYSRET_TICK_NS)
+		/* Pairs with the fence of gr_sysmon_sysret and with gr_sysmon_owed's caller. */
+		atomic_thread_fence(memory_order_seq_cst);
+		/* Work that appeared meanwhile and wants a shorter tick: look again now. */
+		int64_t limit = INT64_MAX;
+		if (atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed))
+			limit = now + SYSRET_TICK_NS;
+		if (wake_owed() && limit > now + OWED_TICK_NS)
+			limit = now + OWED_TICK_NS;
+		if (wake <= limit)
 			gr_futex_wait(&xkick, 0, wake);
-		atomic_store_explicit(&xkick, 0, memory_order_relaxed);
-		next_preempt = INT64_MAX;
+		bool kicked = atomic_exchange_explicit(&xkick, 0, memory_order_relaxed);
 		now = gr_nanotime();
+		owed = owed_wakes_check(now);
+		if (!kicked && now < round_due &&
+		    !atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed))
+			continue;
+		round_due = 0;
+		next_preempt = INT64_MAX;
 		gr_stack_scavenge(now);
 		int n = retake(now, &next_preempt);
 		n += gr_netpoll_sysmon(now); /* nobody polled for 10 ms */
@@ -490,12 +583,12 @@ __attribute__((destructor)) static void sysmon_stats_dump(void)
 	snprintf(buf, sizeof(buf),
 		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu syscall_takes=%lu handoffs=%lu "
 		 "revocations=%lu revoked_returns=%lu preempt_requests=%lu preemptions=%lu "
-		 "preempt_unsafe=%lu\n",
+		 "preempt_unsafe=%lu owed_wakes=%lu\n",
 		 (unsigned long)s->xsyscalls, (unsigned long)s->xsyscall_lost_p,
 		 (unsigned long)s->xretakes, (unsigned long)s->xsyscall_takes,
 		 (unsigned long)s->xhandoffs,
 		 (unsigned long)s->xrevocations, (unsigned long)s->xrevoked_returns,
 		 (unsigned long)s->xpreempt_requests, (unsigned long)s->xpreemptions,
-		 (unsigned long)s->xpreempt_unsafe);
+		 (unsigned long)s->xpreempt_unsafe, (unsigned long)s->xowed_wakes);
 	gr_real_msg(buf, NULL, NULL);
 }

@@ -14,6 +14,10 @@ int gr_sysmon_start(void);
  * Any thread with a G or on g0. */
 void gr_sysmon_sysret(void);
 
+/* A P deferred a wake-up (proc.c, wakep_deferred): wakes sysmon if it sleeps longer than
+ * its owed-wake-up tick.  Called after the seq_cst store of the P's xwakeowed. */
+void gr_sysmon_owed(void);
+
 /* The CPU time a G may run before sysmon preempts it while n Gs wait for a P (a
  * shorter slice while many wait; see sysmon.c).  Requires gr_sched.nprocs. */
 int64_t gr_sysmon_slice_ns(int n);
@@ -34,6 +38,7 @@ struct gr_sysmon_stats {
 	_Atomic uint64_t xpreempt_requests;  /* preemption signals sent */
 	_Atomic uint64_t xpreemptions;	     /* Gs that yielded through the preemption stub */
 	_Atomic uint64_t xpreempt_unsafe;    /* requests refused: not at a safe point */
+	_Atomic uint64_t xowed_wakes;	     /* deferred wake-ups that sysmon paid */
 };
 
 extern struct gr_sysmon_stats gr_sysmon_stats;

@@ -1,6 +1,8 @@
 /*
  * tests/preload/sysmon.c - blocking that no hook sees (issue 5): sysmon revokes the P of
  * an M asleep in the kernel (a raw futex, glibc's stdio lock) and gives it to another M.
+ * And the wake-ups a P defers after hand-offs, which sysmon pays when its readier does
+ * not park (proc.c, wakep_deferred).
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -36,5 +38,28 @@ Test(sysmon, raw_futex_revocation, .timeout = 60)
 	gr_test_assert_ok(&r);
 	gr_test_assert_value(&r, "RAWFUTEX", "ok");
 	gr_test_result_free(&r);
+	free(path);
+}
+
+/* A thread readied into runnext by one that then spins without preemption runs on another
+ * P: sysmon pays the deferred wake-up.  Without it the run never ends. */
+Test(sysmon, deferred_wakeup_paid, .timeout = 60)
+{
+	char *path = gr_test_prog("sched_wake");
+	const char *argv[] = {path, NULL};
+	const char *env[] = {"GREEN_PREEMPT=0", NULL};
+	struct gr_test_result r = {0};
+
+	gr_test_need_lib();
+	gr_test_run_native(argv, NULL, 20.0, &r);
+	gr_test_assert_ok(&r);
+	gr_test_assert_value(&r, "WAKE", "ok");
+	gr_test_result_free(&r);
+	for (int maxprocs = 2; maxprocs <= 4; maxprocs *= 2) {
+		gr_test_run_green(argv, maxprocs, env, 20.0, &r);
+		gr_test_assert_ok(&r);
+		gr_test_assert_value(&r, "WAKE", "ok");
+		gr_test_result_free(&r);
+	}
 	free(path);
 }
