@@ -55,7 +55,7 @@
 #define SPIN_PAUSES 64
 #endif
 #define RUNNEXT_GRACE_NS 3000	/* a victim's runnext is left alone this long (Go: 3us) */
-#define HANDOFF_TICKS 10000	/* a park this soon after the ready is a hand-off (3-10 us) */
+#define HANDOFF_TICKS 10000	/* a G that parks this soon after it ran hands off (3-10 us) */
 #define M_STACK_SIZE (256 * 1024)
 #define SYSCALL_TAKE_NS 20000	/* a P in a call this long may go to a G back from its own */
 
@@ -821,11 +821,12 @@ static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
 	uint64_t now = gr_arch_cputicks();
 
 	GR_DASSERT(atomic_load_explicit(&next->xstatus, memory_order_relaxed) == GR_G_RUNNABLE);
+	/* A hand-off: the G readied its successor and parked soon after it began to run. */
+	bool handoff = gp->run_since && now - gp->run_since < HANDOFF_TICKS;
 	if (gp->run_since)
 		gp->cputicks += now - gp->run_since;
 	gp->run_since = 0;
 	__atomic_store_n(&pp->nexec, pp->nexec + 1, __ATOMIC_RELAXED);
-	bool handoff = now - pp->runnext_tick < HANDOFF_TICKS;
 	if (atomic_load_explicit(&pp->xhandoffs, memory_order_relaxed) != handoff)
 		atomic_store_explicit(&pp->xhandoffs, handoff, memory_order_relaxed);
 	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
@@ -947,10 +948,10 @@ void gr_park(void (*unlockf)(void *), void *arg)
  * M spins.  When the G goes to runnext its readier often parks right after (a cond
  * signal and wait, an unlock and lock, a create and join), and the G runs next on this P
  * through park_direct: the woken M finds nothing, and with two Ps a ping-pong kept one
- * spinning and stealing its Gs back and forth.  So while the P's latest park into
- * runnext came within HANDOFF_TICKS of the ready (xhandoffs), the wake-up of a G
- * readied into an otherwise empty queue is deferred and marked owed (xwakeowed).  A
- * park that comes later (a create, some work, a join) clears xhandoffs.  sysmon, which
+ * spinning and stealing its Gs back and forth.  So while the latest G that parked into
+ * runnext did so within HANDOFF_TICKS of starting to run (xhandoffs), the wake-up of a G
+ * readied into an otherwise empty queue is deferred and marked owed (xwakeowed).  A G
+ * that ran longer first (a create, some work, a join) clears xhandoffs.  sysmon, which
  * looks every OWED_TICK_NS while a wake-up is owed, pays it (wakep) when the G has
  * waited a whole tick while the P started no G, and clears xhandoffs too.
  *
@@ -987,8 +988,6 @@ static void runq_put_wake(struct gr_g *gp, bool next)
 
 	if (pp) {
 		gr_runq_put(pp, gp, next);
-		if (next)
-			pp->runnext_tick = gr_arch_cputicks();
 		deferred = wakep_deferred(pp, next);
 	} else {
 		gr_globrunq_put(gp);
