@@ -94,14 +94,17 @@ GR_EXPORT long syscall(long n, ...)
 		return ret(gr_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2], a[3],
 		                    (uint32_t *)a[4], (uint32_t)a[5]));
 	if (n == SYS_gettid) {
-		/* A G's thread id is its own (the fake tid in its struct pthread), as a
-		 * native thread's is: CPython's threading.get_native_id, for one, calls
-		 * syscall(SYS_gettid) and expects one id per thread.  Foreign threads and
-		 * g0 get the kernel's. */
-		struct gr_g *gp = gr_getg();
-		if (gr_g_schedulable(gp))
-			return gp->tid;
-		return gr_syscall6(n, 0, 0, 0, 0, 0, 0);
+		/* A G's thread id is its own, as a native thread's is: CPython's
+		 * threading.get_native_id, for one, calls syscall(SYS_gettid) and expects
+		 * one id per thread. */
+		return gr_thread_gettid();
+	}
+	if (n == SYS_tgkill || n == SYS_tkill) {
+		int err;
+		bool tk = n == SYS_tkill;
+		if (gr_sig_kill_tid(tk ? -1 : (pid_t)a[0], (pid_t)a[tk ? 0 : 1],
+				    (int)a[tk ? 1 : 2], &err))
+			return ret(-err);
 	}
 	if (n == SYS_sched_yield) {
 		gr_yield();

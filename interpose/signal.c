@@ -16,6 +16,18 @@ GR_EXPORT int pthread_kill(pthread_t t, int sig)
 	return gr_sig_kill(gp, sig, NULL);
 }
 
+/* The tid of a G (gettid) names that G, as a kernel tid names its thread. */
+GR_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
+{
+	int err;
+
+	if (gr_is_ready() && gr_sig_kill_tid(tgid, tid, sig, &err)) {
+		errno = err;
+		return err ? -1 : 0;
+	}
+	return (int)syscall(SYS_tgkill, tgid, tid, sig);
+}
+
 GR_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval value)
 {
 	struct gr_g *gp;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "interpose.h"
@@ -206,4 +207,12 @@ GR_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 		pthread_attr_setaffinity_np(attr, gp->affinity_size, gp->affinity);
 	gr_unlock(&gp->attrlock);
 	return 0;
+}
+
+/* A G's own id, as a native thread's (see gr_thread_gettid); glibc's asks the kernel. */
+GR_EXPORT pid_t gettid(void)
+{
+	if (!gr_is_ready())
+		return (pid_t)syscall(SYS_gettid);
+	return gr_thread_gettid();
 }

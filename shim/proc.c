@@ -1271,7 +1271,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	main_g.magic = GR_G_MAGIC;
 	main_g.tcb = tcb;
 	main_g.ctx.fs = tcb;
-	main_g.tid = gr_stack_new_tid(&main_g); /* a G id; the TCB keeps the real tid */
+	gr_stack_adopt_tid(&main_g, getpid()); /* the main thread's tid, as natively */
 	main_g.is_main = true;
 	main_g.run_since = gr_arch_cputicks();
 	atomic_store_explicit(&main_g.xstatus, GR_G_RUNNING, memory_order_relaxed);

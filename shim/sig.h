@@ -96,6 +96,12 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old);
  * glibc 2.34+). */
 int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info);
 
+/* tgkill(tgid, tid, sig), or tkill when tgid is -1: when tid is the id of a live G of
+ * this process (gr_thread_gettid), sends sig to that G as gr_sig_kill does, sets *err to
+ * its answer and returns true.  Returns false when tid is no G's: the caller asks the
+ * kernel, which answers ESRCH for the fake tid of an ended G. */
+bool gr_sig_kill_tid(pid_t tgid, pid_t tid, int sig, int *err);
+
 /* sigwait / sigwaitinfo / sigtimedwait for the calling thread.  timeout NULL: wait for
  * ever.  Returns the signal number, or -EAGAIN (timeout), -EINTR (a handler ran). */
 int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);

@@ -77,6 +77,7 @@
 #include "real.h"
 #include "sig.h"
 #include "sigblocked.h"
+#include "stack.h"
 
 #define ALL_BLOCKED (~0ull & ~GR_SIG_UNBLOCKABLE)
 
@@ -438,6 +439,17 @@ int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info)
 	}
 	gr_unlock(&gp->siglock);
 	return 0;
+}
+
+bool gr_sig_kill_tid(pid_t tgid, pid_t tid, int sig, int *err)
+{
+	if (tgid != -1 && tgid != getpid_raw())
+		return false;
+	struct gr_g *gp = gr_stack_g_by_tid(tid);
+	if (!gp)
+		return false;
+	*err = gr_sig_kill(gp, sig, NULL);
+	return true;
 }
 
 int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)

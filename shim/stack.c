@@ -70,7 +70,9 @@ static _Atomic bool warned_guard;
  * so Gs of different processes do not share one in process-shared mutexes and rwlocks,
  * whose owner is a tid (a posix_spawn'd child under green would otherwise number its main
  * G exactly as its parent did); past GR_TID_LIMIT they wrap to TID_BASE and skip the ids
- * still live, as the kernel's pid allocator does.
+ * still live, as the kernel's pid allocator does.  The main G, and the forking G in a
+ * child, have the kernel's tid (the pid) instead, recorded in the same table
+ * (gr_stack_adopt_tid).
  *
  * Protected by tid_lock: the live tids and their Gs, an open-addressing hash table
  * (linear probing, deletion by backward shift, so no tombstones), for the thread CPU
@@ -144,6 +146,17 @@ static void tid_remove_locked(pid_t tid)
 	ntids--;
 }
 
+/* Requires tid_lock.  Records tid as gp's, in the table when room (tid_reserve_locked)
+ * says there is some. */
+static void tid_record_locked(struct gr_g *gp, pid_t tid, bool room)
+{
+	if (room) {
+		*tid_find_locked(tid) = (struct tid_slot){tid, gp};
+		ntids++;
+	}
+	gp->tid = tid;
+}
+
 /* Gives gp a new tid, recorded as gp's, and forgets its old one (0: none).  The tid
  * stays unrecorded only when memory for the table runs out. */
 static void tid_renew(struct gr_g *gp, pid_t old)
@@ -153,20 +166,20 @@ static void tid_renew(struct gr_g *gp, pid_t old)
 		tid_remove_locked(old);
 	if (!next_tid)
 		next_tid = tid_start();
-	bool recorded = tid_reserve_locked();
+	bool room = tid_reserve_locked();
 	pid_t tid;
-	struct tid_slot *s = NULL;
 	do {
 		tid = next_tid;
 		next_tid = next_tid + 1 < GR_TID_LIMIT ? next_tid + 1 : TID_BASE;
-		if (recorded)
-			s = tid_find_locked(tid);
-	} while (s && s->tid);
-	if (s) {
-		*s = (struct tid_slot){tid, gp};
-		ntids++;
-	}
-	gp->tid = tid;
+	} while (room && tid_find_locked(tid)->tid);
+	tid_record_locked(gp, tid, room);
+	gr_unlock(&tid_lock);
+}
+
+void gr_stack_adopt_tid(struct gr_g *gp, pid_t tid)
+{
+	gr_lock(&tid_lock);
+	tid_record_locked(gp, tid, tid_reserve_locked());
 	gr_unlock(&tid_lock);
 }
 
@@ -178,18 +191,10 @@ static void tid_release(struct gr_g *gp)
 	gr_unlock(&tid_lock);
 }
 
-pid_t gr_stack_new_tid(struct gr_g *gp)
-{
-	tid_renew(gp, 0);
-	return gp->tid;
-}
-
 struct gr_g *gr_stack_g_by_tid(pid_t tid)
 {
 	struct gr_g *gp = NULL;
 
-	if (tid < TID_BASE)
-		return NULL;
 	gr_lock(&tid_lock);
 	if (tid_cap)
 		gp = tid_find_locked(tid)->gp;
@@ -515,14 +520,14 @@ void gr_stack_fork_child(struct gr_g *gp)
 	nglobal_free = 0;
 	tid_lock = (struct gr_lock)GR_LOCK_INIT;
 
-	/* The kernel gives the child's thread a new tid, and so does green: the parent's Gs
-	 * live on and may meet the child's in process-shared objects (see tid_start). */
+	/* The child's one thread has the child's pid as its tid (glibc's fork stored it in
+	 * the TCB already), and so has the G: gettid() == getpid() there, as natively.
+	 * The parent's Gs live on and may meet the child's in process-shared objects
+	 * (see tid_start). */
 	free(tids); /* the other Gs are gone; their memory is the parent's copy */
 	tids = NULL;
 	tid_cap = ntids = 0;
 	next_tid = tid_start();
-	pid_t old = gp->tid;
-	tid_renew(gp, 0);
-	if (!gp->is_main && GR_PT(gp->tcb, GR_PT_TID, pid_t) == old)
-		GR_PT(gp->tcb, GR_PT_TID, pid_t) = gp->tid;
+	gr_stack_adopt_tid(gp, getpid());
+	GR_PT(gp->tcb, GR_PT_TID, pid_t) = gp->tid;
 }

@@ -23,8 +23,8 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp);
  * global cache has gone unused for a while.  Called by sysmon each tick (no P needed). */
 void gr_stack_scavenge(int64_t now);
 
-/* Gives gp a new fake tid (above pid_max), recorded as gp's, and returns it. */
-pid_t gr_stack_new_tid(struct gr_g *gp);
+/* Records the kernel's tid as gp's: the main G's (the pid), the forking G's in a child. */
+void gr_stack_adopt_tid(struct gr_g *gp, pid_t tid);
 
 /* The live G owning a fake tid, or NULL. */
 struct gr_g *gr_stack_g_by_tid(pid_t tid);
@@ -36,7 +36,7 @@ size_t gr_stack_min(void);
 size_t gr_stack_page(void);
 
 /* In the child of fork: forgets the global cache of dead Gs, resets its locks, and gives
- * gp (the one G left) a new id, as the kernel gives the child's thread a new tid. */
+ * gp (the one G left) the child's pid as its id, as the kernel gives the child's thread. */
 void gr_stack_fork_child(struct gr_g *gp);
 
 #endif

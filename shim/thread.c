@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
+#include "arch/x86_64/syscall.h"
 #include "glibc.h"
 #include "park.h"
 #include "preempt.h"
@@ -270,4 +272,13 @@ void gr_thread_exit(void *result)
 	}
 	gr_real.pthread_exit(result);
 	__builtin_unreachable();
+}
+
+pid_t gr_thread_gettid(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (gr_g_schedulable(gp))
+		return gp->tid;
+	return (pid_t)gr_syscall(SYS_gettid, 0, 0, 0);
 }

@@ -40,6 +40,11 @@ __attribute__((noreturn)) void gr_thread_exit(void *result);
  * as glibc reports it. */
 void gr_thread_stack(struct gr_g *gp, void **lo, size_t *size);
 
+/* The calling thread's id as the program sees it (gettid, syscall(SYS_gettid)): a G's
+ * own (the main G's is the pid, as natively; others' are fake, above pid_max), the
+ * kernel's for a thread green did not create and for g0. */
+pid_t gr_thread_gettid(void);
+
 /* The default stack size for new Gs (GREEN_STACKSIZE, else RLIMIT_STACK, as glibc). */
 size_t gr_thread_default_stack(void);
 void gr_thread_set_default_stack(size_t size);

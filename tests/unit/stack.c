@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "glibc.h"
@@ -127,6 +128,23 @@ Test(stack, tids_map_to_live_gs_only)
 		gr_stack_free_g(NULL, gs[i]);
 	for (int i = 0; i < N; i++)
 		cr_assert_null(gr_stack_g_by_tid(gs[i]->tid));
+}
+
+/* The main G takes the kernel's tid (the pid): recorded, found, and never handed out. */
+Test(stack, adopted_tid_is_recorded)
+{
+	static struct gr_g main_g;
+	struct gr_stack_req req = {.stack_size = gr_stack_min(), .guard_size = 0};
+
+	main_g.magic = GR_G_MAGIC;
+	gr_stack_adopt_tid(&main_g, getpid());
+	cr_assert_eq(main_g.tid, getpid());
+	cr_assert_eq(gr_stack_g_by_tid(getpid()), &main_g);
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	cr_assert_not_null(gp);
+	cr_assert_neq(gp->tid, getpid());
+	gr_stack_free_g(NULL, gp);
+	cr_assert_eq(gr_stack_g_by_tid(getpid()), &main_g);
 }
 
 Test(stack, user_stack_holds_tcb_at_its_top)

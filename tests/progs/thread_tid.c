@@ -1,0 +1,161 @@
+/*
+ * thread_tid - thread ids as programs use them: gettid(), syscall(SYS_gettid), tgkill and
+ * tkill by those ids, and the ids in a forked child.
+ *
+ * Prints one KEY=ok|FAIL line per check, then TID=ok when all passed:
+ *   MAIN      main's gettid() and syscall(SYS_gettid) are the pid
+ *   THREADS   4 live threads: ids that are not the pid, the same from both calls, distinct
+ *   SELFKILL  tgkill(pid, own id), syscall(SYS_tgkill) and syscall(SYS_tkill) run the
+ *             SIGUSR1 handler in the calling thread (the handler sees the caller's id)
+ *   OTHERKILL tgkill of another thread's id wakes its sigwait for SIGUSR2; so does
+ *             tgkill of main's id (the pid) for main's sigwait
+ *   BADKILL   tgkill of an ended thread's id fails with ESRCH
+ *   FORK      in a child forked by a thread, gettid() and syscall(SYS_gettid) are the
+ *             child's pid
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NT 4
+
+static int fails;
+static _Atomic pid_t handled_in;
+static pthread_barrier_t bar;
+static pid_t ids[NT];
+static _Atomic pid_t waiter_id;
+
+static void report(const char *key, int ok)
+{
+	printf("%s=%s\n", key, ok ? "ok" : "FAIL");
+	fails += !ok;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_store(&handled_in, gettid());
+}
+
+static int self_kill(void)
+{
+	pid_t me = gettid();
+	int ok = 1;
+
+	atomic_store(&handled_in, 0);
+	ok &= tgkill(getpid(), me, SIGUSR1) == 0 && atomic_load(&handled_in) == me;
+	atomic_store(&handled_in, 0);
+	ok &= syscall(SYS_tgkill, getpid(), me, SIGUSR1) == 0 && atomic_load(&handled_in) == me;
+	atomic_store(&handled_in, 0);
+	ok &= syscall(SYS_tkill, me, SIGUSR1) == 0 && atomic_load(&handled_in) == me;
+	return ok;
+}
+
+static void *idler(void *arg)
+{
+	long i = (long)arg;
+	ids[i] = gettid();
+	if (ids[i] != (pid_t)syscall(SYS_gettid))
+		ids[i] = -1;
+	pthread_barrier_wait(&bar); /* all live at once */
+	pthread_barrier_wait(&bar);
+	return NULL;
+}
+
+static void *self_killer(void *arg)
+{
+	return (void *)(long)self_kill() + (long)arg * 0;
+}
+
+static void *sigwaiter(void *arg)
+{
+	sigset_t set;
+	int sig = 0;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	atomic_store(&waiter_id, gettid());
+	sigwait(&set, &sig);
+	return (void *)(long)(sig == SIGUSR2);
+}
+
+static void *forker(void *arg)
+{
+	(void)arg;
+	pid_t child = fork();
+	if (child == 0)
+		_exit(gettid() == getpid() && syscall(SYS_gettid) == getpid() ? 0 : 1);
+	int st = 0;
+	if (child < 0 || waitpid(child, &st, 0) != child)
+		return (void *)0L;
+	return (void *)(long)(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static long run(void *(*fn)(void *))
+{
+	pthread_t t;
+	void *r = NULL;
+	if (pthread_create(&t, NULL, fn, NULL) || pthread_join(t, &r))
+		return 0;
+	return (long)r;
+}
+
+int main(void)
+{
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	sigset_t usr2;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, NULL); /* inherited: only sigwait takes it */
+
+	report("MAIN", gettid() == getpid() && syscall(SYS_gettid) == getpid());
+
+	pthread_t t[NT];
+	pthread_barrier_init(&bar, NULL, NT + 1);
+	for (long i = 0; i < NT; i++)
+		pthread_create(&t[i], NULL, idler, (void *)i);
+	pthread_barrier_wait(&bar);
+	int ok = 1;
+	for (int i = 0; i < NT; i++) {
+		ok &= ids[i] > 0 && ids[i] != getpid();
+		for (int j = 0; j < i; j++)
+			ok &= ids[i] != ids[j];
+	}
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < NT; i++)
+		pthread_join(t[i], NULL);
+	report("THREADS", ok);
+
+	report("SELFKILL", self_kill() && run(self_killer));
+
+	pthread_t w;
+	pthread_create(&w, NULL, sigwaiter, NULL);
+	while (!atomic_load(&waiter_id))
+		sched_yield();
+	/* The id is published just before sigwait: a signal sent earlier stays pending
+	 * (SIGUSR2 is blocked) and sigwait takes it all the same. */
+	ok = tgkill(getpid(), atomic_load(&waiter_id), SIGUSR2) == 0;
+	void *r = NULL;
+	pthread_join(w, &r);
+	ok &= r != NULL;
+	int sig = 0;
+	ok &= tgkill(getpid(), getpid(), SIGUSR2) == 0 && sigwait(&usr2, &sig) == 0 &&
+	      sig == SIGUSR2;
+	report("OTHERKILL", ok);
+
+	pid_t ended = ids[0];
+	report("BADKILL", tgkill(getpid(), ended, 0) == -1 && errno == ESRCH);
+
+	report("FORK", run(forker));
+	printf("TID=%s\n", fails ? "FAIL" : "ok");
+	return fails != 0;
+}
