@@ -74,6 +74,14 @@ GR_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return 0;
 }
 
+GR_EXPORT int sigpending(sigset_t *set)
+{
+	if (!gr_is_ready())
+		return (int)syscall(SYS_rt_sigpending, set, 8);
+	gr_sig_pending(set);
+	return 0;
+}
+
 static int wait_common(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
 {
 	int r = gr_sig_wait(set, info, ts);

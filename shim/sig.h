@@ -91,6 +91,10 @@ void gr_sig_resume(struct gr_g *gp);
  * signals are delivered before it returns.  Returns 0 or EINVAL. */
 int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old);
 
+/* sigpending for the calling thread: a G's pending signals, and those pending for the
+ * process (or its M) that the G blocks. */
+void gr_sig_pending(sigset_t *set);
+
 /* pthread_kill / pthread_sigqueue of gp (a G green created, or the main G).  info is NULL
  * for pthread_kill.  Returns 0 or EINVAL (an exited, unjoined G drops the signal, as in
  * glibc 2.34+). */

@@ -452,6 +452,21 @@ bool gr_sig_kill_tid(pid_t tgid, pid_t tid, int sig, int *err)
 	return true;
 }
 
+void gr_sig_pending(sigset_t *set)
+{
+	struct gr_g *gp = gr_getg();
+	uint64_t k = 0;
+
+	gr_syscall(SYS_rt_sigpending, &k, 8, 0);
+	if (!gr_g_schedulable(gp)) {
+		set_from64(set, k);
+		return;
+	}
+	uint64_t blocked = atomic_load_explicit(&gp->xsigmask, memory_order_relaxed);
+	set_from64(set, atomic_load_explicit(&gp->xsigpend, memory_order_acquire) |
+				(k & blocked & ~GR_SIG_UNBLOCKABLE));
+}
+
 int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
 	struct gr_g *gp = gr_getg();

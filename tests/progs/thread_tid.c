@@ -9,6 +9,8 @@
  *             SIGUSR1 handler in the calling thread (the handler sees the caller's id)
  *   OTHERKILL tgkill of another thread's id wakes its sigwait for SIGUSR2; so does
  *             tgkill of main's id (the pid) for main's sigwait
+ *   PENDING   a blocked signal sent to main by id shows in main's sigpending, not in
+ *             another thread's, and no longer once sigwait took it
  *   BADKILL   tgkill of an ended thread's id fails with ESRCH
  *   FORK      in a child forked by a thread, gettid() and syscall(SYS_gettid) are the
  *             child's pid
@@ -99,6 +101,19 @@ static void *forker(void *arg)
 	return (void *)(long)(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static int usr2_pending(void)
+{
+	sigset_t p;
+	sigpending(&p);
+	return sigismember(&p, SIGUSR2);
+}
+
+static void *pending_here(void *arg)
+{
+	(void)arg;
+	return (void *)(long)usr2_pending();
+}
+
 static long run(void *(*fn)(void *))
 {
 	pthread_t t;
@@ -151,6 +166,10 @@ int main(void)
 	ok &= tgkill(getpid(), getpid(), SIGUSR2) == 0 && sigwait(&usr2, &sig) == 0 &&
 	      sig == SIGUSR2;
 	report("OTHERKILL", ok);
+
+	ok = tgkill(getpid(), gettid(), SIGUSR2) == 0 && usr2_pending() && !run(pending_here);
+	ok &= sigwait(&usr2, &sig) == 0 && sig == SIGUSR2 && !usr2_pending();
+	report("PENDING", ok);
 
 	pid_t ended = ids[0];
 	report("BADKILL", tgkill(getpid(), ended, 0) == -1 && errno == ESRCH);
