@@ -339,8 +339,6 @@ static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 	return true;
 }
 
-/* Returns the number of Ps retaken; *next is lowered to when sysmon should look again
- * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
 /*
  * A wake-up the P deferred (proc.c, wakep_deferred).  Paid when the P has started no G
  * for OWED_TICK_NS while a G waits in its queue: the readier went on running instead of
@@ -408,6 +406,8 @@ void gr_sysmon_owed(void)
 	gr_futex_wake(&xkick, 1);
 }
 
+/* Returns the number of Ps retaken; *next is lowered to when sysmon should look again
+ * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
 static int retake(int64_t now, int64_t *next)
 {
 	int64_t slice = gr_sysmon_slice_ns(queued());
