@@ -83,6 +83,7 @@ struct p_watch {
 	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
 	int64_t cpu;	     /* that M's CPU time at the latest look (-1: unknown) */
 	bool stalled;	     /* the M has not run since the previous look (same slice) */
+	int64_t probed;	     /* when the M's state was last read from /proc (0: never) */
 	int64_t ran;	     /* how long the slice has run (see observe) */
 	int64_t asked;	     /* when its preemption was last requested (0: not yet) ... */
 	int64_t askedcpu;    /* ... and the M's CPU time then */
@@ -289,6 +290,13 @@ static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
  * and asleep in the kernel (state S or D in /proc/self/task/TID/stat) is revoked: CAS
  * mp->xpin USER -> REVOKED, then handed to another M like a retaken P.  The sleeping M
  * notices at its next entry into green (proc.c: pin) and gives way.
+ *
+ * A stalled CPU clock also means an M the kernel has descheduled, which a loaded machine
+ * does for milliseconds at a time; the /proc read then finds it runnable (state R).  Such
+ * a read is not repeated on the same P for REVOKE_NS: at sysmon's 200 us looks, reading
+ * at each one cost an echo server with 1,000 connections on a loaded 2-CPU machine 5.7%
+ * of its CPU time (the open, the read and the close of /proc).  An M that goes to sleep
+ * just after a read is thus revoked after up to twice REVOKE_NS.
  */
 static bool task_sleeping(pid_t tid)
 {
@@ -316,7 +324,10 @@ static bool revoke_check(struct gr_p *pp, struct p_watch *pw, int64_t now)
 		return false;
 	struct gr_m *mp = pw->schedm;
 	if (!mp || atomic_load_explicit(&mp->xpin, memory_order_relaxed) != GR_PIN_USER ||
-	    !task_sleeping(mp->ktid))
+	    (pw->probed && now - pw->probed < REVOKE_NS))
+		return false;
+	pw->probed = now;
+	if (!task_sleeping(mp->ktid))
 		return false;
 	uint32_t st = GR_PIN_USER;
 	/* Acquire: pairs with execute's release, so mp->p below is the P the M runs with. */
