@@ -459,7 +459,11 @@ static void *sysmon_main(void *arg)
 		now = gr_nanotime();
 		gr_stack_scavenge(now);
 		int n = retake(now, &next_preempt);
-		n += gr_netpoll_sysmon(now); /* nobody polled for 10 ms */
+		/* Nobody polled for 10 ms.  As in Go, what the poll finds does not reset the
+		 * back-off (only retakes do): it did, and a server whose Ps never ran dry had
+		 * sysmon's 20 us tick back after each of these polls, some 6,000 rounds a
+		 * second, each a futex wake-up. */
+		gr_netpoll_sysmon(now);
 		gr_sig_sysmon(now); /* signals that every M off its G left pending */
 		if (n) {
 			idle = 0;
