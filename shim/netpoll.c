@@ -813,7 +813,10 @@ int gr_netpoll_deliver(struct gr_np_batch *b)
 			continue; /* an event of an earlier life */
 		/* seq_cst; pairs with may_sleep's loads under the wait queue's lock. */
 		atomic_fetch_add_explicit(&pd->xgen, 1, memory_order_seq_cst);
-		woken += gr_park_wake(&pd->xgen, INT_MAX, 0);
+		/* To the tail, in the order of the events (Go: injectglist): the G that
+		 * polls hands nothing over to them, and through runnext each would
+		 * displace the one before and take over the poller's time slice. */
+		woken += gr_park_wake_tail(&pd->xgen, INT_MAX, 0);
 	}
 	b->n = 0;
 	return woken;

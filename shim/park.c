@@ -273,10 +273,11 @@ static bool bits_match(const struct gr_waiter *w, uint32_t bits)
 	return !bits || !w->bits || (w->bits & bits);
 }
 
-static int wake(const void *addr, int n, uint32_t bits, uint32_t how)
+/* tail: the woken Gs go to the tail of the run queue (gr_ready_tail), else to runnext. */
+static int wake(const void *addr, int n, uint32_t bits, uint32_t how, bool tail)
 {
 	struct bucket *b = bucket_of(addr);
-	struct gr_waiter *woken = NULL, **tail = &woken;
+	struct gr_waiter *woken = NULL, **last = &woken;
 	int count = 0;
 
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with the waiter's count; see bucket */
@@ -291,27 +292,35 @@ static int wake(const void *addr, int n, uint32_t bits, uint32_t how)
 		bool claimed;
 		if (claim_locked(w, how, &claimed)) {
 			w->next = NULL;
-			*tail = w;
-			tail = &w->next;
+			*last = w;
+			last = &w->next;
 		}
 		count += claimed;
 	}
 	gr_unlock(&b->lock);
 	for (struct gr_waiter *w = woken, *next; w; w = next) {
 		next = w->next;
-		gr_ready(w->gp);
+		if (tail)
+			gr_ready_tail(w->gp);
+		else
+			gr_ready(w->gp);
 	}
 	return count;
 }
 
 int gr_park_wake(const void *addr, int n, uint32_t bits)
 {
-	return wake(addr, n, bits, GR_WAKE_WOKEN);
+	return wake(addr, n, bits, GR_WAKE_WOKEN, false);
+}
+
+int gr_park_wake_tail(const void *addr, int n, uint32_t bits)
+{
+	return wake(addr, n, bits, GR_WAKE_WOKEN, true);
 }
 
 int gr_park_handoff(const void *addr)
 {
-	return wake(addr, 1, 0, GR_WAKE_HANDOFF);
+	return wake(addr, 1, 0, GR_WAKE_HANDOFF, false);
 }
 
 int gr_park_wake_decide(const void *addr, void (*decide)(const void *addr, void *arg, bool woken),

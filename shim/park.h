@@ -61,6 +61,11 @@ int gr_park_handoff(const void *addr);
  * how many were woken. */
 int gr_park_wake(const void *addr, int n, uint32_t bits);
 
+/* Like gr_park_wake, but the woken Gs go to the tail of the run queue, as gr_ready_tail
+ * puts them: for a waker that is not handing the CPU over to them (the netpoller, which
+ * wakes a batch at a time). */
+int gr_park_wake_tail(const void *addr, int n, uint32_t bits);
+
 /* Wakes the oldest waiter on addr, and under the queue's lock, once that waiter is claimed
  * (woken true) or none was found (false), calls decide(addr, arg, woken) before any waiter
  * can re-check its word: a change decide makes to the word and the wake are one step for

@@ -22,6 +22,11 @@ void gr_sysmon_owed(void);
  * shorter slice while many wait; see sysmon.c).  Requires gr_sched.nprocs. */
 int64_t gr_sysmon_slice_ns(int n);
 
+/* How long sysmon may go between looks at a P while Gs wait: a tenth of the slice,
+ * doubling with each of turnover consecutive looks that found a new slice there, up to
+ * the slice (see sysmon.c). */
+int64_t gr_sysmon_look_ns(int64_t slice, int turnover);
+
 /*
  * Counters of the system-call hand-off, sysmon and preemption, for the observability work
  * (GREEN_SCHEDTRACE, `green dump`).  Each is incremented with a relaxed atomic add by

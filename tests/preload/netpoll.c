@@ -1,7 +1,8 @@
 /*
  * tests/preload/netpoll.c - blocking I/O under green (issue 4): tests/progs/net_io's cases
- * natively and under GREEN_MAXPROCS=1 and 2, close-while-blocked under green, the stdout
- * pipe check, and the contract programs pipe_pingpong and echo_server/echo_client.
+ * natively and under GREEN_MAXPROCS=1 and 2, close-while-blocked and the poller's wake-up
+ * order under green, the stdout pipe check, and the contract programs pipe_pingpong and
+ * echo_server/echo_client.
  *
  * Every case must print NAME=ok in both runs.  Timing is only asserted with generous
  * bounds inside net_io (a 100 ms SO_RCVTIMEO takes at least 90 ms).
@@ -105,6 +106,22 @@ ParameterizedTest(int *maxprocs, netpoll, stdout_pipe_gets_everything, .timeout 
 		     green.out_len, native.out_len);
 	cr_assert_geq(green.out_len, 2u << 20);
 	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}
+
+/* Gs the netpoller wakes in one batch run in the order their descriptors became ready,
+ * first ready first, none taking over the poller's time slice (green only). */
+Test(netpoll, poller_wakes_in_event_order, .timeout = 60)
+{
+	char *path = gr_test_prog("net_order");
+	gr_test_need_lib();
+	const char *argv[] = {path, NULL};
+	struct gr_test_result green = {0};
+
+	gr_test_run_green(argv, 1, NULL, 20.0, &green);
+	gr_test_assert_ok(&green);
+	gr_test_assert_value(&green, "order", "ok");
 	gr_test_result_free(&green);
 	free(path);
 }

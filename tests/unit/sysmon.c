@@ -94,3 +94,16 @@ Test(sysmon, slice_shrinks_while_many_gs_wait)
 	cr_assert_eq(gr_sysmon_slice_ns(32), 10000000, "scales with the Ps");
 	gr_sched.nprocs = 0;
 }
+
+/* A tenth of the slice while sysmon keeps finding the same slice; doubling while each look
+ * finds a new one (Gs that run for microseconds: sysmon looked every 200 us for them), never
+ * longer than the slice. */
+Test(sysmon, looks_thin_out_while_slices_turn_over)
+{
+	cr_assert_eq(gr_sysmon_look_ns(10000000, 0), 1000000);
+	cr_assert_eq(gr_sysmon_look_ns(2000000, 0), 200000);
+	cr_assert_eq(gr_sysmon_look_ns(2000000, 1), 400000);
+	cr_assert_eq(gr_sysmon_look_ns(2000000, 3), 1600000);
+	cr_assert_eq(gr_sysmon_look_ns(2000000, 4), 2000000, "capped at the slice");
+	cr_assert_eq(gr_sysmon_look_ns(2000000, 32), 2000000);
+}
