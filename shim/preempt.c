@@ -5,10 +5,11 @@
  * a P whose time slice (schedtick) has lasted 10 ms while other work waits, records the
  * request in the M (mp->xpreempt = tick + 1) and sends the M's kernel thread the
  * preemption signal (SIGURG, as Go; GREEN_PREEMPT_SIGNAL overrides, GREEN_PREEMPT=0
- * turns preemption off).  The handler runs on the interrupted G's stack and TCB.  It does
- * not yield there: a handler that switched stacks would leave the kernel's signal frame
- * and the signal mask behind.  Like Go, it checks that the G stopped at a safe point and
- * then rewrites the signal context so that sigreturn "calls" the assembly stub
+ * turns preemption off).  The handler runs on the interrupted G's TCB, on the M's
+ * alternate signal stack (SA_ONSTACK; altstack.c).  It does not yield there: a handler
+ * that switched stacks would leave the kernel's signal frame and the signal mask behind.
+ * Like Go, it checks that the G stopped at a safe point and then rewrites the signal
+ * context so that sigreturn "calls" the assembly stub
  * (arch/x86_64/preempt.S), which saves every register and the full xsave state, yields
  * through gr_preempt_yield, and on resumption restores everything and jumps back.
  *
@@ -59,7 +60,11 @@
 
 #define RED_ZONE 128
 #define MAX_FRAMES 256
-#define STACK_NEEDED (32 * 1024) /* for the handler's unwinding, below the G's sp */
+/* Room for the handler's unwinding: the handler runs on the M's alternate stack
+ * (altstack.c), or on the G's below its sp where the M could not get one; the G's stack
+ * also holds the stub's save area. */
+#define STACK_NEEDED (32 * 1024)
+_Static_assert(GR_ALTSTACK_SIZE >= 2 * STACK_NEEDED, "the handler and its signal frame fit");
 
 uint32_t gr_preempt_xsave_size;
 bool gr_preempt_use_xsave;

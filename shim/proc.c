@@ -171,6 +171,7 @@ static void *m_start(void *arg)
 	mp->kernel_tcb = tcb;
 	mp->ktid = mp->g0->tid;
 	gr_sig_m_init(mp);
+	gr_altstack_m_init(NULL);
 	GR_PT(tcb, GR_TCB_G, struct gr_g *) = mp->g0;
 	if (mp->nextp) {
 		struct gr_p *pp = mp->nextp;
@@ -1231,6 +1232,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	gr_ctx_init(&g0->ctx, g0, g0->tcb, m0_g0_main, m0);
 	m0->kernel_tcb = tcb;
 	m0->ktid = GR_PT(tcb, GR_PT_TID, pid_t);
+	gr_altstack_m_init(&main_g.altstack); /* the program's, if it set one already */
 	gr_sched.mcount = 1;
 	/* P0 is never listed idle: M0 takes it at once. */
 	atomic_store_explicit(&gr_sched.allp[0].xstatus, GR_P_IDLE, memory_order_relaxed);

@@ -35,6 +35,7 @@
 #define GR_RUNTIME_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -165,6 +166,12 @@ struct gr_g {
 	void *intr_arg;
 	_Atomic int xsyscall;
 	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
+	/* The program's sigaltstack for this G (altstack.c): what it set, never loaded
+	 * into the kernel (its M has green's own).  ss_size 0: none.  altstack_late: set by
+	 * a handler that runs on the M's stack only because the G had none when the signal
+	 * came (natively it runs on the normal stack, not on the new one).  Owned by the G. */
+	stack_t altstack;
+	bool altstack_late;
 };
 
 #define GR_SYSCALL_BUSY 0x40000000

@@ -133,6 +133,25 @@ void gr_sig_syscall_leave(struct gr_g *gp);
  * signal.c).  Looks at most once a millisecond. */
 void gr_sig_sysmon(int64_t now);
 
+/* ---- alternate signal stacks (altstack.c) ---- */
+
+/* Bytes of green's alternate signal stack per M, above a guard page.  SA_ONSTACK handlers
+ * run there: green's preemption handler, whose unwinder needs preempt.c's STACK_NEEDED,
+ * and the program's own (Rust's SIGSEGV handler for stack overflows). */
+#define GR_ALTSTACK_SIZE (128 * 1024)
+
+/* Gives the calling OS thread (a new M) an alternate signal stack of green's own; *prev,
+ * if not NULL, gets the thread's previous setting (the program's, for M0's main G).
+ * Best effort: without memory the M keeps none, and SA_ONSTACK handlers run on the G's
+ * stack, as on a thread that has none. */
+void gr_altstack_m_init(stack_t *prev);
+
+/* sigaltstack(ss, old) for the calling thread: a G's setting is its own (gp->altstack),
+ * never loaded into the kernel; any other thread gets the real call.  Returns 0, or
+ * -EFAULT, -EPERM (ss while on the alternate stack), -EINVAL (bad ss_flags), -ENOMEM
+ * (ss_size below MINSIGSTKSZ), as the kernel. */
+int gr_altstack_set(const stack_t *ss, stack_t *old);
+
 /* ---- cancellation (cancel.c) ---- */
 
 /* True when the calling G has an enabled, pending cancellation request. */
