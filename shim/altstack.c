@@ -22,9 +22,9 @@
  * call, and a stack freed by its G on another M would still be installed until the next
  * switch.
  *
- * Gap: a handler that parks its G while on the M's stack (a contended mutex inside a
- * handler) leaves its frames there while the M runs other Gs and takes other signals on
- * the same stack.  Natively each thread's handler has its own stack.
+ * A handler that parks its G while on the M's stack (a contended mutex inside a handler)
+ * leaves its frames there: the G is locked to the M until it runs again, and the M runs
+ * no other G meanwhile (proc.c, lock_to_m), so the frames never meet another handler.
  */
 #include <errno.h>
 #include <signal.h>
@@ -44,7 +44,7 @@
 #define SS_AUTODISARM (1u << 31) /* linux/signal.h; glibc 2.36 does not define it */
 #endif
 
-void gr_altstack_m_init(stack_t *prev)
+void gr_altstack_m_init(struct gr_m *mp, stack_t *prev)
 {
 	size_t guard = gr_stack_page();
 	stack_t ss;
@@ -60,8 +60,11 @@ void gr_altstack_m_init(stack_t *prev)
 	ss.ss_sp = base + guard;
 	ss.ss_size = GR_ALTSTACK_SIZE;
 	ss.ss_flags = 0;
-	if (gr_syscall(SYS_sigaltstack, &ss, NULL, 0) == 0)
+	if (gr_syscall(SYS_sigaltstack, &ss, NULL, 0) == 0) {
+		mp->sigstk_lo = ss.ss_sp;
+		mp->sigstk_size = ss.ss_size;
 		return;
+	}
 out_unmap:
 	munmap(base, guard + GR_ALTSTACK_SIZE);
 }

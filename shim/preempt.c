@@ -294,9 +294,13 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
  * libunwind's caches are guarded by a pthread mutex, which green interposes: a contended
  * one would park the G inside the signal handler, with libunwind's all-signals mask still
  * set, and leave that mask on whichever M ran next (seen here: an M that never took
- * SIGURG again, one G spinning 2 s unpreempted).  So: no cache (the unwinder then takes
- * no lock), and its one-time initialisation (also locked) done in gr_preempt_prepare,
- * outside any handler.  That initialisation opens a pipe (libunwind checks addresses by
+ * SIGURG again, one G spinning 2 s unpreempted).  So: no cache, and its one-time
+ * initialisation (also locked) done in gr_preempt_prepare, outside any handler.  One
+ * mutex remains: libunwind's memory pool, taken at every step.  When two handlers meet
+ * there (once in a few runs of syscall_fsync_mix), one parks inside its handler, on its
+ * M's alternate stack: the G is then locked to that M until it runs again (proc.c,
+ * lock_to_m), and the all-signals mask is the G's own (gr_sig_setmask), so it travels
+ * with the G.  That initialisation opens a pipe (libunwind checks addresses by
  * writing them to it), which becomes a runtime descriptor (fd.h); it is made only when
  * the program makes its first thread, since a single G is never preempted.  Should the
  * program dup2 onto one of its numbers, the unwinder is given up (it would write to the

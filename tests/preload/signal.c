@@ -4,7 +4,7 @@
  * of a thread in a condition wait, asleep, busy or blocking the signal; sigwait with
  * kill(); pthread_sigqueue's value; sigsuspend; raise; sigtimedwait's timeout), and the
  * contract program signals must print SIGNALS=ok.  sig_altstack: the alternate signal
- * stack per thread, and a stack overflow caught on it.
+ * stack per thread, a stack overflow caught on it, and a handler that blocks.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -124,8 +124,10 @@ ParameterizedTestParameters(signal, altstack)
 		{1, "roundtrip", "END", "ok"},	     {2, "roundtrip", "END", "ok"},
 		{4, "roundtrip", "END", "ok"},	     {1, "overflow", "overflow", "altstack"},
 		{2, "overflow", "overflow", "altstack"}, {4, "overflow", "overflow", "altstack"},
+		{1, "park", "park", "ok"},		     {2, "park", "park", "ok"},
+		{4, "park", "park", "ok"},
 	};
-	return cr_make_param_array(struct altstack_case, cases, 6);
+	return cr_make_param_array(struct altstack_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* The alternate signal stack is per thread, not per M.  roundtrip: sig_altstack's threads
@@ -135,7 +137,13 @@ ParameterizedTestParameters(signal, altstack)
  * SA_ONSTACK as Rust's std does, reports from an alternate stack and _exit()s (under
  * green, from the M's own).  Regression: sigaltstack used to pass straight to the M, so
  * threads saw each other's stacks, and Rust's std freed a stack still installed on
- * another M (sync_rust crashed with SIGSEGV in a few runs of 100). */
+ * another M (sync_rust crashed with SIGSEGV in a few runs of 100).  park: an SA_ONSTACK
+ * handler that blocks (sem_wait, sched_yield) while other threads' handlers fill their
+ * stacks, and must find its frame intact and itself on the same kernel thread.
+ * Regression: with one alternate stack per M, a parked handler resumed on another M
+ * while the first reused the stack (green's preemption handler, parked on libunwind's
+ * mutex: syscall_fsync_mix crashed in 10 runs of 55 at MAXPROCS=2; this mode crashed at
+ * every MAXPROCS). */
 ParameterizedTest(struct altstack_case *c, signal, altstack, .timeout = 150)
 {
 	char *path = gr_test_prog("sig_altstack");
