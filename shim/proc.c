@@ -1000,6 +1000,24 @@ void gr_park(void (*unlockf)(void *), void *arg)
 	switch_to_g0_pinned(gp, GR_OP_PARK);
 }
 
+/* Pins the running G's P like pin(), but never moves the G: callers hold runtime locks
+ * (a signal sender readies the G it interrupts under that G's siglock), and a G queued
+ * with one held would stop every M that waits for it.  Returns the P the caller may use
+ * (NULL: none, or revoked, which the G's next pin() deals with); *pinned as pin(). */
+static struct gr_p *pin_in_place(struct gr_g *gp, bool *pinned)
+{
+	*pinned = false;
+	if (!gr_g_schedulable(gp))
+		return curp();
+	uint32_t st = GR_PIN_USER;
+	if (atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						    memory_order_acquire, memory_order_relaxed))
+		*pinned = true;
+	else if (st == GR_PIN_REVOKED)
+		return NULL;
+	return gp->m->p;
+}
+
 static void ready(struct gr_g *gp, bool next)
 {
 	int waiting = GR_G_WAITING;
@@ -1008,8 +1026,8 @@ static void ready(struct gr_g *gp, bool next)
 						     memory_order_acq_rel, memory_order_relaxed))
 		gr_throw("gr_ready of a G that is not waiting");
 	struct gr_g *self = gr_getg();
-	bool pinned = pin(self);
-	struct gr_p *pp = curp();
+	bool pinned;
+	struct gr_p *pp = pin_in_place(self, &pinned);
 	if (pp)
 		gr_runq_put(pp, gp, next);
 	else
