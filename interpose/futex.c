@@ -1,6 +1,7 @@
 /*
  * syscall(): libc's generic system-call entry, which Rust's std and libstdc++ use for
  * futexes.  SYS_futex goes to the emulation (shim/futex.c); sched_yield yields the G;
+ * SYS_sigaltstack sets the G's own alternate stack (shim/altstack.c);
  * SYS_gettid answers the G's own tid; a short list of calls that never block goes
  * straight to the kernel; every other call
  * runs between gr_entersyscall and gr_exitsyscall, so the P goes on with another M if
@@ -39,7 +40,6 @@ static bool never_blocks(long n)
 	case SYS_mremap:
 	case SYS_rt_sigprocmask:
 	case SYS_rt_sigaction:
-	case SYS_sigaltstack:
 	case SYS_membarrier:
 	case SYS_prctl:
 	case SYS_getrusage:
@@ -106,6 +106,8 @@ GR_EXPORT long syscall(long n, ...)
 				    (int)a[tk ? 1 : 2], &err))
 			return ret(-err);
 	}
+	if (n == SYS_sigaltstack) /* per G, like the libc function (shim/altstack.c) */
+		return ret(gr_altstack_set((const stack_t *)a[0], (stack_t *)a[1]));
 	if (n == SYS_sched_yield) {
 		gr_yield();
 		return 0;

@@ -1,10 +1,12 @@
-/* Signals per G (shim/signal.c): masks, pthread_kill, sigwait and sigsuspend. */
+/* Signals per G (shim/signal.c): masks, pthread_kill, sigwait and sigsuspend; the
+ * alternate signal stack per G (shim/altstack.c). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "arch/x86_64/syscall.h"
 #include "interpose.h"
 
 GR_EXPORT int pthread_kill(pthread_t t, int sig)
@@ -79,6 +81,18 @@ GR_EXPORT int sigpending(sigset_t *set)
 	if (!gr_is_ready())
 		return (int)syscall(SYS_rt_sigpending, set, 8);
 	gr_sig_pending(set);
+	return 0;
+}
+
+GR_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	int r = gr_is_ready() ? gr_altstack_set(ss, old) :
+	                        (int)gr_syscall(SYS_sigaltstack, ss, old, 0);
+
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
 	return 0;
 }
 

@@ -197,11 +197,19 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 
 	if (deadline && deadline <= gr_nanotime())
 		return -ETIMEDOUT;
+	/* Pinned before the bucket lock: a P that sysmon revoked while the G ran (it slept in
+	 * the kernel where no hook saw it) is dealt with here, where queueing the G holds no
+	 * lock.  Found by gr_park instead, it queued the G with the lock held, and the Ms
+	 * holding every P slept on that lock with their P pinned (sync_rust hung in 2 runs of
+	 * 1000 at GREEN_MAXPROCS=2).  gr_park keeps the pin; the G resumes unpinned. */
+	bool pinned;
+	gr_proc_pin(&pinned);
 	gr_lock(&b->lock);
 	atomic_fetch_add_explicit(&b->xwaiters, 1, memory_order_seq_cst);
 	if (may_sleep && !may_sleep(addr, arg)) {
 		atomic_fetch_sub_explicit(&b->xwaiters, 1, memory_order_relaxed);
 		gr_unlock(&b->lock);
+		gr_proc_unpin(pinned);
 		return -EAGAIN;
 	}
 	if (flags & GR_PARK_LIFO)

@@ -5,10 +5,11 @@
  * a P whose time slice (schedtick) has lasted 10 ms while other work waits, records the
  * request in the M (mp->xpreempt = tick + 1) and sends the M's kernel thread the
  * preemption signal (SIGURG, as Go; GREEN_PREEMPT_SIGNAL overrides, GREEN_PREEMPT=0
- * turns preemption off).  The handler runs on the interrupted G's stack and TCB.  It does
- * not yield there: a handler that switched stacks would leave the kernel's signal frame
- * and the signal mask behind.  Like Go, it checks that the G stopped at a safe point and
- * then rewrites the signal context so that sigreturn "calls" the assembly stub
+ * turns preemption off).  The handler runs on the interrupted G's TCB, on the M's
+ * alternate signal stack (SA_ONSTACK; altstack.c).  It does not yield there: a handler
+ * that switched stacks would leave the kernel's signal frame and the signal mask behind.
+ * Like Go, it checks that the G stopped at a safe point and then rewrites the signal
+ * context so that sigreturn "calls" the assembly stub
  * (arch/x86_64/preempt.S), which saves every register and the full xsave state, yields
  * through gr_preempt_yield, and on resumption restores everything and jumps back.
  *
@@ -59,7 +60,11 @@
 
 #define RED_ZONE 128
 #define MAX_FRAMES 256
-#define STACK_NEEDED (32 * 1024) /* for the handler's unwinding, below the G's sp */
+/* Room for the handler's unwinding: the handler runs on the M's alternate stack
+ * (altstack.c), or on the G's below its sp where the M could not get one; the G's stack
+ * also holds the stub's save area. */
+#define STACK_NEEDED (32 * 1024)
+_Static_assert(GR_ALTSTACK_SIZE >= 2 * STACK_NEEDED, "the handler and its signal frame fit");
 
 uint32_t gr_preempt_xsave_size;
 bool gr_preempt_use_xsave;
@@ -289,9 +294,13 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
  * libunwind's caches are guarded by a pthread mutex, which green interposes: a contended
  * one would park the G inside the signal handler, with libunwind's all-signals mask still
  * set, and leave that mask on whichever M ran next (seen here: an M that never took
- * SIGURG again, one G spinning 2 s unpreempted).  So: no cache (the unwinder then takes
- * no lock), and its one-time initialisation (also locked) done in gr_preempt_prepare,
- * outside any handler.  That initialisation opens a pipe (libunwind checks addresses by
+ * SIGURG again, one G spinning 2 s unpreempted).  So: no cache, and its one-time
+ * initialisation (also locked) done in gr_preempt_prepare, outside any handler.  One
+ * mutex remains: libunwind's memory pool, taken at every step.  When two handlers meet
+ * there (once in a few runs of syscall_fsync_mix), one parks inside its handler, on its
+ * M's alternate stack: the G is then locked to that M until it runs again (proc.c,
+ * lock_to_m), and the all-signals mask is the G's own (gr_sig_setmask), so it travels
+ * with the G.  That initialisation opens a pipe (libunwind checks addresses by
  * writing them to it), which becomes a runtime descriptor (fd.h); it is made only when
  * the program makes its first thread, since a single G is never preempted.  Should the
  * program dup2 onto one of its numbers, the unwinder is given up (it would write to the

@@ -174,6 +174,7 @@ static void *m_start(void *arg)
 	mp->kernel_tcb = tcb;
 	mp->ktid = mp->g0->tid;
 	gr_sig_m_init(mp);
+	gr_altstack_m_init(mp, NULL);
 	GR_PT(tcb, GR_TCB_G, struct gr_g *) = mp->g0;
 	if (mp->nextp) {
 		struct gr_p *pp = mp->nextp;
@@ -756,7 +757,13 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
 	 * Release: pairs with sysmon's CAS, which then reads mp->p. */
 	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
-	gr_sig_switch(mp, gp);
+	if (__builtin_expect(gp->lockedm == mp, 0)) {
+		/* Our lockedg, back: it loads its mask itself, off g0 (lock_to_m). */
+		gp->lockedm = NULL;
+		mp->lockedg = NULL;
+	} else {
+		gr_sig_switch(mp, gp);
+	}
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
 	/* Back on g0 from mp->curg: gp, or a G that gp (or a successor) parked into. */
 	gp = mp->curg;
@@ -767,13 +774,81 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	finish_op(mp, gp);
 }
 
+/*
+ * Signal handlers that leave their M.  Every M runs SA_ONSTACK handlers on an alternate
+ * stack of green's own (altstack.c), one per M, as Go does.  A handler can park its G:
+ * green's preemption handler when libunwind's mutex (its memory pool's) is contended, a
+ * program's handler on any lock or wait.  If the G then resumed on another M, two
+ * threads would run on one stack: the first M reuses it for the next handler of another
+ * G (over the parked frames), and the second runs the parked frames there, and its
+ * sigreturn even installs the first M's stack as its own (the kernel restores the
+ * uc_stack of the frame).  syscall_fsync_mix crashed that way in 10 runs of 55 at
+ * GREEN_MAXPROCS=2 (rip 0xffffffff, SIGBUS in libunwind, two Ms' frames interleaved).
+ *
+ * So a G that leaves its M (park, yield, a call back without its P) while running on the
+ * M's alternate stack is locked to the M until it runs again, as Go's LockOSThread locks
+ * a G to its M: the M blocks every signal before the switch (one arriving on g0 would be
+ * pushed at the top of the stack, over the handler's frames), gives its P away and waits
+ * (wait_locked_g); whichever M takes the G from a run queue hands its own P to the locked
+ * M and wakes it (startlockedm, Go's name); the locked M resumes the G, which loads its
+ * signal mask itself once it is back on its stack.  Natively a handler that blocks blocks
+ * its thread; here it blocks its M, and the P goes on with other Gs.
+ *
+ * Rejected: giving the M a new alternate stack and the old one to the G (the kernel
+ * installs the old one on whichever M the handler returns from: two Ms would share it,
+ * and the new one would leak); blocking the M with its P kept (a handler waiting for a G
+ * queued behind it on the same P would wait for ever at GREEN_MAXPROCS=1).
+ */
+static void lock_to_m(struct gr_m *mp, struct gr_g *gp)
+{
+	gr_stat_inc(&gr_sysmon_stats.xlocked_waits);
+	gr_sig_m_sleep(mp);
+	atomic_store_explicit(&mp->xwake, 0, memory_order_relaxed);
+	mp->lockedg = gp;
+	gp->lockedm = mp;
+}
+
+/* On g0, once the op of mp's lockedg is done: hand the P on, and sleep until the M that
+ * takes the G hands one back (startlockedm).  Returns the G to execute. */
+static struct gr_g *wait_locked_g(struct gr_m *mp)
+{
+	if (mp->p)
+		gr_handoffp(releasep(mp));
+	while (atomic_load_explicit(&mp->xwake, memory_order_acquire) == 0)
+		gr_futex_wait(&mp->xwake, 0, 0);
+	struct gr_p *pp = mp->nextp;
+	mp->nextp = NULL;
+	acquirep(mp, pp);
+	return mp->lockedg;
+}
+
+/* gp, taken from a run queue by mp, is locked to another M: give that M our P and wake
+ * it; mp goes on looking for work without a P (Go: startlockedm). */
+static void startlockedm(struct gr_m *mp, struct gr_g *gp)
+{
+	struct gr_m *lm = gp->lockedm;
+
+	lm->nextp = releasep(mp);
+	/* Release: pairs with the acquire in wait_locked_g, which then reads nextp. */
+	atomic_store_explicit(&lm->xwake, 1, memory_order_release);
+	gr_futex_wake(&lm->xwake, 1);
+}
+
 static void schedule(struct gr_m *mp)
 {
 	for (;;) {
+		if (mp->lockedg) {
+			execute(mp, wait_locked_g(mp), false);
+			continue;
+		}
 		bool inherit;
 		struct gr_g *gp = findrunnable(mp, &inherit);
 		if (mp->spinning)
 			resetspinning(mp);
+		if (gp->lockedm) {
+			startlockedm(mp, gp);
+			continue;
+		}
 		execute(mp, gp, inherit);
 	}
 }
@@ -810,7 +885,7 @@ static struct gr_g *direct_next(struct gr_m *mp)
 	if (t != INT64_MAX && t <= gr_nanotime())
 		return NULL;
 	struct gr_g *next = atomic_load_explicit(&pp->xrunnext, memory_order_relaxed);
-	if (!next || gr_sig_want(next) != mp->sigmask)
+	if (!next || next->lockedm || gr_sig_want(next) != mp->sigmask)
 		return NULL;
 	return gr_runq_take_runnext(pp);
 }
@@ -857,10 +932,15 @@ static void switch_to_g0_pinned(struct gr_g *gp, enum gr_switch_op op)
 	struct gr_g *next;
 
 	mp->op = op;
-	if (op == GR_OP_PARK && (next = direct_next(mp)))
-		park_direct(mp, gp, next);
-	else
+	if (op != GR_OP_EXIT && gr_altstack_running(mp)) {
+		lock_to_m(mp, gp);
 		gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
+		gr_sig_switch(gp->m, gp); /* back on the same M, every signal blocked */
+	} else if (op == GR_OP_PARK && (next = direct_next(mp))) {
+		park_direct(mp, gp, next);
+	} else {
+		gr_ctx_switch(&gp->ctx, &mp->g0->ctx);
+	}
 	gr_proc_complete_prev();
 }
 
@@ -943,6 +1023,24 @@ void gr_park(void (*unlockf)(void *), void *arg)
 	switch_to_g0_pinned(gp, GR_OP_PARK);
 }
 
+/* Pins the running G's P like pin(), but never moves the G: callers hold runtime locks
+ * (a signal sender readies the G it interrupts under that G's siglock), and a G queued
+ * with one held would stop every M that waits for it.  Returns the P the caller may use
+ * (NULL: none, or revoked, which the G's next pin() deals with); *pinned as pin(). */
+static struct gr_p *pin_in_place(struct gr_g *gp, bool *pinned)
+{
+	*pinned = false;
+	if (!gr_g_schedulable(gp))
+		return curp();
+	uint32_t st = GR_PIN_USER;
+	if (atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						    memory_order_acquire, memory_order_relaxed))
+		*pinned = true;
+	else if (st == GR_PIN_REVOKED)
+		return NULL;
+	return gp->m->p;
+}
+
 /*
  * Deferred wake-ups.  Go wakes an M (wakep) for every G readied while a P is idle and no
  * M spins.  When the G goes to runnext its readier often parks right after (a cond
@@ -982,8 +1080,8 @@ static bool wakep_deferred(struct gr_p *pp, bool next)
 static void runq_put_wake(struct gr_g *gp, bool next)
 {
 	struct gr_g *self = gr_getg();
-	bool pinned = pin(self);
-	struct gr_p *pp = curp();
+	bool pinned;
+	struct gr_p *pp = pin_in_place(self, &pinned);
 	bool deferred = false;
 
 	if (pp) {
@@ -1292,6 +1390,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	gr_ctx_init(&g0->ctx, g0, g0->tcb, m0_g0_main, m0);
 	m0->kernel_tcb = tcb;
 	m0->ktid = GR_PT(tcb, GR_PT_TID, pid_t);
+	gr_altstack_m_init(m0, &main_g.altstack); /* the program's, if it set one already */
 	gr_sched.mcount = 1;
 	/* P0 is never listed idle: M0 takes it at once. */
 	atomic_store_explicit(&gr_sched.allp[0].xstatus, GR_P_IDLE, memory_order_relaxed);

@@ -22,6 +22,8 @@
  *     idle M (stopm)                    -              futex-wait     no (P is idle)
  *     netpoll wait (read, accept, poll) yes            no             gives it to the next G
  *     the one idle M in the poller      -              epoll_pwait2   no (P is idle)
+ *     gr_park inside an SA_ONSTACK      yes, and its M futex-waits     gives it to another M
+ *       handler (the M's altstack)      for it (lockedg/lockedm)
  *
  * The netpoller's per-descriptor lock (netpoll.c) is a leaf: held only around fstat,
  * epoll_ctl and the life counter, never while taking another lock or parking.
@@ -35,6 +37,7 @@
 #define GR_RUNTIME_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -165,6 +168,17 @@ struct gr_g {
 	void *intr_arg;
 	_Atomic int xsyscall;
 	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
+	/* The M this G must resume on: set by the G as it leaves its M while its code runs
+	 * on that M's alternate signal stack (a handler that parks; proc.c's lock_to_m),
+	 * cleared by that M when it resumes it.  Read by whichever M takes the G from a run
+	 * queue (which published it). */
+	struct gr_m *lockedm;
+	/* The program's sigaltstack for this G (altstack.c): what it set, never loaded
+	 * into the kernel (its M has green's own).  ss_size 0: none.  altstack_late: set by
+	 * a handler that runs on the M's stack only because the G had none when the signal
+	 * came (natively it runs on the normal stack, not on the new one).  Owned by the G. */
+	stack_t altstack;
+	bool altstack_late;
 };
 
 #define GR_SYSCALL_BUSY 0x40000000
@@ -188,6 +202,14 @@ struct gr_m {
 	uint64_t sigmask;   /* this thread's kernel signal mask as green last set it */
 	struct gr_m *alllink; /* gr_sched.xallm list; immutable once linked */
 	bool dead;	    /* its OS thread has ended (the main G's pthread_exit) */
+	/* Immutable once the M runs: green's alternate signal stack of this thread
+	 * (altstack.c), where every SA_ONSTACK handler runs; sigstk_size 0 when it has none. */
+	char *sigstk_lo;
+	size_t sigstk_size;
+	/* Owned by this M: the G whose handler frames are on this M's alternate stack while
+	 * the G is off the M (parked or queued).  The M runs no other G until it resumes it,
+	 * and blocks every signal meanwhile (proc.c, lock_to_m). */
+	struct gr_g *lockedg;
 
 	/* Set by a G right before it switches to g0; consumed by g0 (gr_switch_op), or by
 	 * the G it switched to directly (prevg: see proc.c's park_direct). */
@@ -196,10 +218,13 @@ struct gr_m {
 	void *unlockarg;
 	struct gr_g *prevg;
 
-	/* Protected by gr_sched.lock: the idle-M list, and the P handed over by startm. */
+	/* Protected by gr_sched.lock: the idle-M list, and the P handed over by startm (or,
+	 * for an M with a lockedg, by startlockedm, without the lock: written before the
+	 * release store of xwake, read after its acquire load). */
 	struct gr_m *schedlink;
 	struct gr_p *nextp;
-	/* Atomic: 0 while parked in stopm; set to 1 by the M that wakes it (futex word). */
+	/* Atomic: 0 while parked in stopm or waiting for its lockedg; set to 1 by the M that
+	 * wakes it (futex word). */
 	_Atomic uint32_t xwake;
 
 	/* Preemption and revocation (preempt.c, sysmon.c).

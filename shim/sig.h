@@ -143,6 +143,35 @@ void gr_sig_syscall_leave(struct gr_g *gp);
  * signal.c).  Looks at most once a millisecond. */
 void gr_sig_sysmon(int64_t now);
 
+/* ---- alternate signal stacks (altstack.c) ---- */
+
+/* Bytes of green's alternate signal stack per M, above a guard page.  SA_ONSTACK handlers
+ * run there: green's preemption handler, whose unwinder needs preempt.c's STACK_NEEDED,
+ * and the program's own (Rust's SIGSEGV handler for stack overflows). */
+#define GR_ALTSTACK_SIZE (128 * 1024)
+
+/* Gives the calling OS thread (mp, a new M) an alternate signal stack of green's own,
+ * recorded in mp->sigstk_lo and sigstk_size; *prev, if not NULL, gets the thread's
+ * previous setting (the program's, for M0's main G).
+ * Best effort: without memory the M keeps none, and SA_ONSTACK handlers run on the G's
+ * stack, as on a thread that has none. */
+void gr_altstack_m_init(struct gr_m *mp, stack_t *prev);
+
+/* True when the caller runs on mp's alternate signal stack: inside an SA_ONSTACK handler
+ * (or a function it called), whose frames must not leave mp (proc.c, lock_to_m). */
+static inline bool gr_altstack_running(const struct gr_m *mp)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+	return sp - (uintptr_t)mp->sigstk_lo < mp->sigstk_size;
+}
+
+/* sigaltstack(ss, old) for the calling thread: a G's setting is its own (gp->altstack),
+ * never loaded into the kernel; any other thread gets the real call.  Returns 0, or
+ * -EFAULT, -EPERM (ss while on the alternate stack), -EINVAL (bad ss_flags), -ENOMEM
+ * (ss_size below MINSIGSTKSZ), as the kernel. */
+int gr_altstack_set(const stack_t *ss, stack_t *old);
+
 /* ---- cancellation (cancel.c) ---- */
 
 /* True when the calling G has an enabled, pending cancellation request. */

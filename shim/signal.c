@@ -215,6 +215,8 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 	gp->intr_claim = NULL;
 	gp->intr_arg = NULL;
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
+	gp->altstack = (stack_t){.ss_flags = SS_DISABLE}; /* POSIX: not inherited */
+	gp->altstack_late = false;
 }
 
 void gr_sig_g_exit(struct gr_g *gp)

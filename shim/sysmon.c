@@ -626,12 +626,13 @@ __attribute__((destructor)) static void sysmon_stats_dump(void)
 	snprintf(buf, sizeof(buf),
 		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu syscall_takes=%lu handoffs=%lu "
 		 "revocations=%lu revoked_returns=%lu preempt_requests=%lu preemptions=%lu "
-		 "preempt_unsafe=%lu owed_wakes=%lu\n",
+		 "preempt_unsafe=%lu owed_wakes=%lu locked_waits=%lu\n",
 		 (unsigned long)s->xsyscalls, (unsigned long)s->xsyscall_lost_p,
 		 (unsigned long)s->xretakes, (unsigned long)s->xsyscall_takes,
 		 (unsigned long)s->xhandoffs,
 		 (unsigned long)s->xrevocations, (unsigned long)s->xrevoked_returns,
 		 (unsigned long)s->xpreempt_requests, (unsigned long)s->xpreemptions,
-		 (unsigned long)s->xpreempt_unsafe, (unsigned long)s->xowed_wakes);
+		 (unsigned long)s->xpreempt_unsafe, (unsigned long)s->xowed_wakes,
+		 (unsigned long)s->xlocked_waits);
 	gr_real_msg(buf, NULL, NULL);
 }

@@ -44,6 +44,8 @@ struct gr_sysmon_stats {
 	_Atomic uint64_t xpreemptions;	     /* Gs that yielded through the preemption stub */
 	_Atomic uint64_t xpreempt_unsafe;    /* requests refused: not at a safe point */
 	_Atomic uint64_t xowed_wakes;	     /* deferred wake-ups that sysmon paid */
+	_Atomic uint64_t xlocked_waits;	     /* Gs that left their M inside an SA_ONSTACK
+						handler, locked to it (proc.c) */
 };
 
 extern struct gr_sysmon_stats gr_sysmon_stats;

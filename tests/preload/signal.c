@@ -3,7 +3,8 @@
  * GREEN_MAXPROCS 1, 2 and 4 (issue 6): proc_signal's whole stdout must match (pthread_kill
  * of a thread in a condition wait, asleep, busy or blocking the signal; sigwait with
  * kill(); pthread_sigqueue's value; sigsuspend; raise; sigtimedwait's timeout), and the
- * contract program signals must print SIGNALS=ok.
+ * contract program signals must print SIGNALS=ok.  sig_altstack: the alternate signal
+ * stack per thread, a stack overflow caught on it, and a handler that blocks.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -105,6 +106,57 @@ ParameterizedTest(int *pi, signal, process_signal_while_all_wait, .timeout = 60)
 	}
 	cr_assert_str_eq(native.out, green.out, "%s MAXPROCS=%d: stdout differs\n%s", name,
 			 maxprocs, gr_test_describe(&green));
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}
+
+struct altstack_case {
+	int procs;
+	/* Arrays, not pointers: Criterion hands the cases to a worker process by value. */
+	char mode[16]; /* sig_altstack's argument */
+	char key[16], want[16];
+};
+
+ParameterizedTestParameters(signal, altstack)
+{
+	static struct altstack_case cases[] = {
+		{1, "roundtrip", "END", "ok"},	     {2, "roundtrip", "END", "ok"},
+		{4, "roundtrip", "END", "ok"},	     {1, "overflow", "overflow", "altstack"},
+		{2, "overflow", "overflow", "altstack"}, {4, "overflow", "overflow", "altstack"},
+		{1, "park", "park", "ok"},		     {2, "park", "park", "ok"},
+		{4, "park", "park", "ok"},
+	};
+	return cr_make_param_array(struct altstack_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* The alternate signal stack is per thread, not per M.  roundtrip: sig_altstack's threads
+ * set their own (or none), migrate between Ms, and each must keep seeing exactly its own,
+ * with the kernel's error codes; its SA_ONSTACK handlers run off the normal stack.
+ * overflow: a thread overflows its stack and its SIGSEGV handler, installed with
+ * SA_ONSTACK as Rust's std does, reports from an alternate stack and _exit()s (under
+ * green, from the M's own).  Regression: sigaltstack used to pass straight to the M, so
+ * threads saw each other's stacks, and Rust's std freed a stack still installed on
+ * another M (sync_rust crashed with SIGSEGV in a few runs of 100).  park: an SA_ONSTACK
+ * handler that blocks (sem_wait, sched_yield) while other threads' handlers fill their
+ * stacks, and must find its frame intact and itself on the same kernel thread.
+ * Regression: with one alternate stack per M, a parked handler resumed on another M
+ * while the first reused the stack (green's preemption handler, parked on libunwind's
+ * mutex: syscall_fsync_mix crashed in 10 runs of 55 at MAXPROCS=2; this mode crashed at
+ * every MAXPROCS). */
+ParameterizedTest(struct altstack_case *c, signal, altstack, .timeout = 150)
+{
+	char *path = gr_test_prog("sig_altstack");
+	const char *argv[] = {path, c->mode, NULL};
+	struct gr_test_result native = {0}, green = {0};
+
+	gr_test_need_lib();
+	gr_test_run_both(argv, c->procs, NULL, RUN_TIMEOUT_S, &native, &green);
+	gr_test_assert_ok(&native);
+	gr_test_assert_value(&native, c->key, c->want);
+	gr_test_assert_ok(&green);
+	cr_assert_str_eq(native.out, green.out, "%s, MAXPROCS=%d: stdout differs\n%s", c->mode,
+			 c->procs, gr_test_describe(&green));
 	gr_test_result_free(&native);
 	gr_test_result_free(&green);
 	free(path);

@@ -26,11 +26,10 @@ Test(sysmon, unhooked_block_one_p, .timeout = 60)
 	free(path);
 }
 
-/* A G blocked in a raw futex (no hook at all) while its sibling must run to wake it. */
-Test(sysmon, raw_futex_revocation, .timeout = 60)
+static void run_rawfutex(const char *mode)
 {
 	char *path = gr_test_prog("syscall_rawfutex");
-	const char *argv[] = {path, NULL};
+	const char *argv[] = {path, mode, NULL};
 	struct gr_test_result r = {0};
 
 	gr_test_need_lib();
@@ -39,6 +38,21 @@ Test(sysmon, raw_futex_revocation, .timeout = 60)
 	gr_test_assert_value(&r, "RAWFUTEX", "ok");
 	gr_test_result_free(&r);
 	free(path);
+}
+
+/* A G blocked in a raw futex (no hook at all) while its sibling must run to wake it. */
+Test(sysmon, raw_futex_revocation, .timeout = 60)
+{
+	run_rawfutex(NULL);
+}
+
+/* ... and that G, its P revoked, parks before it has noticed: it must deal with the
+ * revocation before it holds the wait queue's lock.  Regression: it was queued holding
+ * the lock, and the waker slept on the lock with the only P pinned (a hang at every run
+ * here; sync_rust hung in 2 runs of 1000 at GREEN_MAXPROCS=2). */
+Test(sysmon, revoked_g_parks, .timeout = 60)
+{
+	run_rawfutex("park");
 }
 
 /* A thread readied into runnext by one that then spins without preemption runs on another

@@ -162,7 +162,12 @@ fn main() {
     for _ in 0..n {
         flag.store(true, Ordering::Release);
         h.thread().unpark();
-        thread::park_timeout(Duration::from_millis(100));
+        // Until the child has taken the flag: park may return early (a token an earlier
+        // section left, or the timeout), and a second store before the child's swap
+        // would be lost, leaving the child parked for good (natively too).
+        while flag.load(Ordering::Acquire) {
+            thread::park_timeout(Duration::from_millis(100));
+        }
         hops += 1;
     }
     h.join().unwrap();
