@@ -45,7 +45,9 @@
  * Gs queued: in a ping-pong the G queued there is the one the reader just kicked, about
  * to write what the reader wants, and a yield costs far less than the failed read it
  * saves (a system call: about 1.4 us on the 2-CPU machine here; four calls per round
- * trip instead of six).  A kick made by a signal handler that interrupted the scheduler
+ * trip instead of six).  The yield goes to that G directly and leaves the reader in
+ * runnext (gr_yield_to_runnext): from the queue's tail a spinning M stole it, and with
+ * two Ps the pair ran on two Ms at half the speed of one.  A kick made by a signal handler that interrupted the scheduler
  * itself only bumps the counter (peer_kick).
  *
  * Never O_NONBLOCK: the flag belongs to the open file description, shared with other
@@ -668,7 +670,8 @@ static long io_wait(struct gr_io *io)
 			/* The G queued here is most likely the one this G just kicked, about
 			 * to write what this G reads: let it run first (see the top). */
 			yielded = true;
-			gr_yield();
+			if (!gr_yield_to_runnext())
+				gr_yield();
 			continue;
 		}
 		uint32_t gen = atomic_load_explicit(&pd->xgen, memory_order_seq_cst);

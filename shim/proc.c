@@ -717,6 +717,13 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_relaxed);
 		gr_runq_put(mp->p, gp, false);
 		break;
+	case GR_OP_YIELD_NEXT:
+		/* runnext is empty: the G now running took it.  Nobody is woken for gp (a
+		 * yield wakes nobody); sysmon watches it as a deferred wake-up. */
+		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_relaxed);
+		gr_runq_put(mp->p, gp, true);
+		owe_wakeup(mp->p);
+		break;
 	case GR_OP_EXIT:
 		atomic_store_explicit(&gp->xstatus, GR_G_DEAD, memory_order_relaxed);
 		gr_thread_exited(gp);
@@ -1145,6 +1152,28 @@ void gr_yield(void)
 	gr_proc_fix_syscall(gp);
 	switch_to_g0(gp, GR_OP_YIELD);
 	gr_sig_resume(gp);
+}
+
+bool gr_yield_to_runnext(void)
+{
+	struct gr_g *gp = gr_getg();
+	struct gr_g *next;
+
+	if (!gr_g_schedulable(gp))
+		return false;
+	gr_proc_fix_syscall(gp);
+	if (!pin(gp))
+		return false; /* an outer entry holds the pin: not a place to switch */
+	struct gr_m *mp = gp->m; /* after pin, which may have moved the G */
+	if (gr_altstack_running(mp) || !(next = direct_next(mp))) {
+		unpin(gp, true);
+		return false;
+	}
+	mp->op = GR_OP_YIELD_NEXT;
+	park_direct(mp, gp, next);
+	gr_proc_complete_prev();
+	gr_sig_resume(gp);
+	return true;
 }
 
 void gr_proc_fix_syscall(struct gr_g *gp)

@@ -38,6 +38,13 @@ int64_t gr_g_cputime_ns(struct gr_g *gp);
 /* Puts the running G at the tail of its P's run queue and schedules (sched_yield). */
 void gr_yield(void);
 
+/* A yield to the G in the P's runnext: runs it at once and waits in runnext behind it
+ * (the caller runs next, in the same slice) instead of at the queue's tail, from where a
+ * spinning M steals it and splits a ping-pong across Ms.  For a G that has just readied
+ * its partner (netpoll.c: a read on a paired pipe end).  Returns false, having done
+ * nothing, when runnext holds no G that can run here directly (see park_direct). */
+bool gr_yield_to_runnext(void);
+
 /* The safe-point yield of asynchronous preemption, called by the preemption stub with
  * every register saved: puts the running G on the global run queue (Go: gopreempt_m) and
  * returns when some M runs it again. */

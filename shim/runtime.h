@@ -80,6 +80,7 @@ enum gr_switch_op {
 	GR_OP_NONE,
 	GR_OP_PARK,  /* mark the G waiting, then call unlockf(unlockarg) */
 	GR_OP_YIELD, /* put the G at the tail of the local run queue */
+	GR_OP_YIELD_NEXT, /* put the G in runnext (gr_yield_to_runnext) */
 	GR_OP_EXIT,  /* the G has finished: collect or publish it */
 	GR_OP_SYSCALL_QUEUE, /* back from a system call without a P: queue the G globally */
 	GR_OP_PREEMPT, /* preempted (preempt.c): queue the G globally, as Go's gopreempt_m */
