@@ -6,10 +6,9 @@
  * stays with the M for a call that returns quickly, and sysmon hands it to another M when
  * the call blocks for more than a tick.  Calls that wait for something unbounded (waits
  * without WNOHANG, blocking locks, message queues, DNS, sigsuspend, system) hand the P off
- * at once, as Go's entersyscallblock does.  fsync and its kin (fdatasync, syncfs,
- * sync_file_range) wait for the device: they hand the P off at once when another G waits
- * for it (gr_entersyscallsync), and keep it otherwise (a G whose P was taken meanwhile is
- * served first: proc.c).  errno is the
+ * at once, as Go's entersyscallblock does.  fsync and friends stay lazy: a hand-off costs
+ * a wake-up of another M, and a call that returns before sysmon's next look keeps its P
+ * without one (a G whose P was taken meanwhile is served first: proc.c).  errno is the
  * G's own (per-G TLS) and is preserved across the exit bracket, which may move the G to
  * another M.
  *
@@ -35,13 +34,16 @@
  * blocks (an expression of the arguments) is true, the call is expected to block and the
  * P is handed off at once (gr_entersyscallblock); otherwise sysmon retakes it only if the
  * call outlasts a tick. */
-#define GR_SYSCALL_WRAP_ENTER(ret, name, params, args, enter)                             \
+#define GR_SYSCALL_WRAP_IF(ret, name, params, args, blocks)                              \
 	GR_EXPORT ret name params                                                        \
 	{                                                                                \
 		const struct gr_real_sys *r = gr_real_sys();                             \
 		if (!gr_is_ready())                                                      \
 			return r->name args;                                             \
-		enter;                                                                   \
+		if (blocks)                                                              \
+			gr_entersyscallblock();                                          \
+		else                                                                     \
+			gr_entersyscall();                                               \
 		ret gr_v_ = r->name args;                                                \
 		int gr_e_ = errno;                                                       \
 		gr_exitsyscall();                                                        \
@@ -49,15 +51,9 @@
 		return gr_v_;                                                            \
 	}
 
-#define GR_SYSCALL_WRAP_IF(ret, name, params, args, blocks)                              \
-	GR_SYSCALL_WRAP_ENTER(ret, name, params, args,                                   \
-			      (blocks) ? gr_entersyscallblock() : gr_entersyscall())
 #define GR_SYSCALL_WRAP(ret, name, params, args) GR_SYSCALL_WRAP_IF(ret, name, params, args, 0)
 #define GR_SYSCALL_WRAP_BLOCK(ret, name, params, args)                                   \
 	GR_SYSCALL_WRAP_IF(ret, name, params, args, 1)
-/* A call that waits for the storage device: the P goes at once if a G waits for it. */
-#define GR_SYSCALL_WRAP_SYNC(ret, name, params, args)                                    \
-	GR_SYSCALL_WRAP_ENTER(ret, name, params, args, gr_entersyscallsync())
 
 #define GR_SYSCALL_WRAP_VOID(name, params, args)                                         \
 	GR_EXPORT void name params                                                       \
@@ -141,11 +137,11 @@ GR_SYSCALL_WRAP(ssize_t, preadv2, (int fd, const struct iovec *v, int n, off_t o
 		(fd, v, n, o, f))
 GR_SYSCALL_WRAP(ssize_t, pwritev2, (int fd, const struct iovec *v, int n, off_t o, int f),
 		(fd, v, n, o, f))
-GR_SYSCALL_WRAP_SYNC(int, fsync, (int fd), (fd))
-GR_SYSCALL_WRAP_SYNC(int, fdatasync, (int fd), (fd))
+GR_SYSCALL_WRAP(int, fsync, (int fd), (fd))
+GR_SYSCALL_WRAP(int, fdatasync, (int fd), (fd))
 GR_SYSCALL_WRAP_VOID(sync, (void), ())
-GR_SYSCALL_WRAP_SYNC(int, syncfs, (int fd), (fd))
-GR_SYSCALL_WRAP_SYNC(int, sync_file_range, (int fd, off_t o, off_t n, unsigned int f), (fd, o, n, f))
+GR_SYSCALL_WRAP(int, syncfs, (int fd), (fd))
+GR_SYSCALL_WRAP(int, sync_file_range, (int fd, off_t o, off_t n, unsigned int f), (fd, o, n, f))
 GR_SYSCALL_WRAP(int, fallocate, (int fd, int m, off_t o, off_t n), (fd, m, o, n))
 GR_SYSCALL_WRAP(int, fallocate64, (int fd, int m, off_t o, off_t n), (fd, m, o, n))
 GR_SYSCALL_WRAP(int, posix_fallocate, (int fd, off_t o, off_t n), (fd, o, n))

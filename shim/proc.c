@@ -1124,46 +1124,20 @@ void gr_entersyscall(void)
 	atomic_store_explicit(&pp->xstatus, GR_P_SYSCALL, memory_order_release);
 }
 
-/* The P the running G left in a call, or NULL (not in a call, foreign, g0). */
-static struct gr_p *syscall_oldp(void)
+void gr_entersyscallblock(void)
 {
+	gr_entersyscall();
 	struct gr_g *gp = gr_getg();
-
-	return gr_g_schedulable(gp) ? gp->m->oldp : NULL;
-}
-
-/* True when some G waits for a P: pp's own queue, the global one, or Gs back from calls. */
-static bool work_waits(struct gr_p *pp)
-{
-	return !gr_runq_empty(pp) || atomic_load_explicit(&gr_sched.xrunqsize, memory_order_relaxed) ||
-	       atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed);
-}
-
-static void handoff_now(struct gr_p *pp)
-{
+	if (!gr_g_schedulable(gp) || !gp->m->oldp)
+		return;
+	/* Go: entersyscallblock.  Hand the P off now rather than after a sysmon tick. */
+	struct gr_p *pp = gp->m->oldp;
 	int st = GR_P_SYSCALL;
 	if (atomic_compare_exchange_strong_explicit(&pp->xstatus, &st, GR_P_IDLE,
 						    memory_order_acq_rel, memory_order_relaxed)) {
 		gr_stat_inc(&gr_sysmon_stats.xhandoffs);
 		gr_handoffp(pp);
 	}
-}
-
-void gr_entersyscallblock(void)
-{
-	gr_entersyscall();
-	struct gr_p *pp = syscall_oldp();
-	/* Go: entersyscallblock.  Hand the P off now rather than after a sysmon tick. */
-	if (pp)
-		handoff_now(pp);
-}
-
-void gr_entersyscallsync(void)
-{
-	gr_entersyscall();
-	struct gr_p *pp = syscall_oldp();
-	if (pp && work_waits(pp))
-		handoff_now(pp);
 }
 
 void gr_exitsyscall(void)

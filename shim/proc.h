@@ -68,11 +68,6 @@ void gr_exitsyscall(void);
  * entersyscallblock).  Pair it with gr_exitsyscall. */
 void gr_entersyscallblock(void);
 
-/* gr_entersyscall for a call that waits for a storage device (fsync and its kin): hands
- * the P to another M at once when a G is waiting for one, else lets the call keep it as
- * gr_entersyscall does.  Pair it with gr_exitsyscall. */
-void gr_entersyscallsync(void);
-
 /* Gives a P nobody runs (retaken from a system call) to an M if there is anything for it
  * to do, else idles it (Go: handoffp).  Any thread, sysmon included. */
 void gr_handoffp(struct gr_p *pp);

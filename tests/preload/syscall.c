@@ -104,27 +104,3 @@ Test(syscall, fsync_mix_runs, .timeout = 90)
 	}
 	free(path);
 }
-
-/* An fsync made while another G waits for the P hands the P off at once, however short
- * the call (issue 5: with the P kept until sysmon retook it, the P idled in every writer's
- * fsync and 8 compute threads beside 8 fsync writers made 0.57 of their native work).
- * One P, a computing G, and 200 fsyncs of a clean file, each some tens of microseconds:
- * every one must show up in the hand-off counter that GREEN_SYSMON_STATS=1 prints. */
-Test(syscall, sync_hands_p_to_waiting_g, .timeout = 60)
-{
-	char *path = gr_test_prog("syscall_sync_handoff");
-	const char *argv[] = {path, "200", NULL};
-	const char *env[] = {"GREEN_SYSMON_STATS=1", NULL};
-	struct gr_test_result r = {0};
-
-	gr_test_need_lib();
-	gr_test_run_green(argv, 1, env, 30.0, &r);
-	gr_test_assert_ok(&r);
-	gr_test_assert_value(&r, "SYNC_HANDOFF", "ok");
-	gr_test_assert_value(&r, "SPUN", "ok");
-	const char *h = strstr(r.err, " handoffs=");
-	cr_assert(h, "no sysmon statistics on stderr:\n%s", r.err);
-	cr_assert_geq(atol(h + strlen(" handoffs=")), 200, "hand-offs: %s", r.err);
-	gr_test_result_free(&r);
-	free(path);
-}
