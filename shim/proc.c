@@ -734,7 +734,6 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	gp->m = mp;
 	mp->curg = gp;
 	gp->run_since = gr_arch_cputicks();
-	atomic_store_explicit(&pp->xrunsince, gp->run_since, memory_order_relaxed);
 	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
 	 * Release: pairs with sysmon's CAS, which then reads mp->p. */
 	atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
@@ -810,7 +809,6 @@ static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
 	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	next->m = mp;
 	next->run_since = now;
-	atomic_store_explicit(&pp->xrunsince, now, memory_order_relaxed);
 	mp->curg = next;
 	mp->prevg = gp;
 	gr_ctx_switch(&gp->ctx, &next->ctx);

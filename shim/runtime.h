@@ -248,9 +248,6 @@ struct gr_p {
 	/* Written by the owner (relaxed) as it enters a system call, read by a G back from its
 	 * own call without a P: the TSC (gr_arch_cputicks) at the start of this P's call. */
 	_Atomic uint64_t xsyscallwhen;
-	/* Written by the owner (relaxed) each time it starts a G, read by a G back from its
-	 * call without a P that looks for a slice to end (sysmon.c): the TSC then. */
-	_Atomic uint64_t xrunsince;
 
 	/* Owned by the M holding the P. */
 	uint32_t schedtick; /* incremented on each new time slice */

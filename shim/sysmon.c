@@ -18,7 +18,7 @@
  * so two Gs that hand the P back and forth share one slice.
  *
  * Gs back from a call without a P (gr_sysmon_sysret, preempt_for_sysret): the G's own M
- * asks the P whose G has run longest, at least 250 us, to end it at once; failing one,
+ * asks the oldest slice sysmon first saw at least 250 us ago to end at once; failing one,
  * sysmon looks every 50 us while such Gs wait and does the same for each of them
  * (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
  * waking from I/O runs almost at once; without this such a G waited for a 10 ms slice.
@@ -63,19 +63,22 @@
 #define WALL_SLICE_NS 20000000 /* a slice never lasts longer than this in wall time */
 #define SYSCALL_WATCH_NS 50000 /* sysmon's tick while a P is in a call and Gs wait */
 #define REVOKE_NS 1000000 /* a slice asleep in the kernel this long loses its P */
-#define SYSRET_RUN_NS 250000 /* a G that has run this long yields to a G back from a call */
-#define SYSRET_RETRY_NS 250000 /* sysmon asks it again this much later if it goes on */
+#define SYSRET_SLICE_NS 250000 /* a slice this old (wall) ends early for a G back from a call */
+#define SYSRET_RETRY_NS 250000 /* ... and is asked again this much later if it goes on */
 #define SYSRET_TICK_NS 50000	/* sysmon's tick while such Gs wait (as SYSCALL_WATCH_NS) */
 
 struct gr_sysmon_stats gr_sysmon_stats;
 
-/* sysmon's last observation of each P.  Owned by the sysmon thread. */
+/* sysmon's last observation of each P.  Owned by the sysmon thread; schedtick, seen and
+ * schedm are also read by gr_sysmon_sysret (relaxed atomics; a torn view costs at most
+ * one early preemption). */
 struct p_watch {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
 	uint32_t schedtick;  /* the time slice seen last ... */
 	int64_t schedwhen;   /* ... and when it began (see observe) */
-	int64_t seen;	     /* when sysmon first saw it */
+	int64_t seen;	     /* when sysmon first saw it (a G back from a call, which may
+			      * follow a request, must not look old: see sysret_victim) */
 	struct gr_m *schedm; /* the M running it */
 	int64_t schedcpu;    /* that M's CPU time at schedwhen (-1: unknown) */
 	int64_t cpu;	     /* that M's CPU time at the latest look (-1: unknown) */
@@ -83,7 +86,7 @@ struct p_watch {
 	int64_t ran;	     /* how long the slice has run (see observe) */
 	int64_t asked;	     /* when its preemption was last requested (0: not yet) ... */
 	int64_t askedcpu;    /* ... and the M's CPU time then */
-	int64_t sysret_asked; /* when preempt_for_sysret last asked its G to yield */
+	bool running;	     /* RUNNING at the latest look, and still its M's */
 };
 
 static struct p_watch *watch;
@@ -173,10 +176,10 @@ static void observe(struct gr_p *pp, struct p_watch *pw, int64_t now)
 		 * Counting from the request, not from this look, keeps a look made late on a
 		 * loaded machine from lengthening the slice by the CPU time it missed. */
 		bool followed = pw->asked && pw->schedm == mp && pw->askedcpu >= 0 && cpu >= 0;
-		pw->schedtick = tick;
-		pw->schedm = mp;
+		__atomic_store_n(&pw->schedtick, tick, __ATOMIC_RELAXED);
+		__atomic_store_n(&pw->schedm, mp, __ATOMIC_RELAXED);
 		pw->schedwhen = followed ? pw->asked : now;
-		pw->seen = now;
+		__atomic_store_n(&pw->seen, now, __ATOMIC_RELAXED);
 		pw->schedcpu = followed ? pw->askedcpu : cpu;
 		pw->asked = 0;
 	} else {
@@ -223,57 +226,34 @@ static int64_t preempt_check(struct p_watch *pw, int64_t now, int64_t slice)
 }
 
 /*
- * Gs back from a blocking call without a P (gr_sched.sysret_head) wait for a G to yield.
+ * Gs back from a blocking call without a P (gr_sched.sysret_head) wait for a slice to end.
  * The kernel runs a thread waking from I/O almost at once, ahead of the threads that
- * compute; green does the same: for each such G, the P whose G has run longest, at least
- * SYSRET_RUN_NS, is asked to end that G's turn now (sysret_victim; sysmon asks again every
- * SYSRET_RETRY_NS while it goes on).  The G then runs next on that P (proc.c takes these Gs
- * first).  The floor bounds the preemptions a computing G suffers however many calls
- * return; it counts wall time since the P started the G (gr_p.xrunsince), unlike the 10 ms
- * slice, because it bounds a rate and a latency, both of wall time.  It counts from the P's
- * own record, not from sysmon's first look at the slice: a look comes up to a tick late,
- * and a G back from a call runs a new turn, so it never looks old.
+ * compute; green does the same: for each such G, the oldest slice that sysmon first saw at
+ * least SYSRET_SLICE_NS ago is asked to end now (and again every SYSRET_RETRY_NS while it
+ * goes on).  The G then runs next on that P (proc.c takes these Gs first).  The floor bounds
+ * the preemptions a compute slice suffers however many calls return; it counts wall time,
+ * unlike the 10 ms slice, because it bounds a rate and a latency, both of wall time (a
+ * floor of M CPU time let a writer wait for 4 ms behind an M the kernel had descheduled).
  */
-static struct gr_p *sysret_victim(int64_t now, bool by_sysmon, struct gr_m **mpp,
-				  uint32_t *tickp)
-{
-	uint64_t ticks = gr_arch_cputicks(), best = 0;
-	struct gr_p *victim = NULL;
-
-	for (int i = 0; i < gr_sched.nprocs; i++) {
-		struct gr_p *pp = &gr_sched.allp[i];
-		uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
-		uint64_t since = atomic_load_explicit(&pp->xrunsince, memory_order_relaxed);
-		struct gr_m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
-		/* pp->m is NULL for a moment while its M enters a call: no victim then.  An M
-		 * with a request on its way is left alone: that request may be for this G. */
-		if (!mp || atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_RUNNING ||
-		    atomic_load_explicit(&mp->xpreempt, memory_order_relaxed) != 0 ||
-		    since >= ticks || gr_cputicks_to_ns(ticks - since) < SYSRET_RUN_NS ||
-		    (victim && since >= best) ||
-		    (by_sysmon && now - watch[i].sysret_asked < SYSRET_RETRY_NS))
-			continue;
-		victim = pp;
-		best = since;
-		*mpp = mp;
-		*tickp = tick;
-	}
-	if (victim && by_sysmon)
-		watch[victim->id].sysret_asked = now;
-	return victim;
-}
-
 static void preempt_for_sysret(int64_t now)
 {
 	int want = atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed);
-	struct gr_m *mp;
-	uint32_t tick;
 
 	if (!gr_preempt_enabled())
 		return;
-	gr_preempt_refresh();
-	while (want-- > 0 && sysret_victim(now, true, &mp, &tick))
-		gr_preempt_request(mp, tick);
+	while (want-- > 0) {
+		struct p_watch *best = NULL;
+		for (int i = 0; i < gr_sched.nprocs; i++) {
+			struct p_watch *pw = &watch[i];
+			if (pw->running && pw->schedm && now - pw->seen >= SYSRET_SLICE_NS &&
+			    (!pw->asked || now - pw->asked >= SYSRET_RETRY_NS) &&
+			    (!best || pw->seen < best->seen))
+				best = pw;
+		}
+		if (!best)
+			return;
+		ask(best, now);
+	}
 }
 
 static bool retake_syscall(struct gr_p *pp, struct p_watch *pw, int64_t now)
@@ -366,6 +346,7 @@ static int retake(int64_t now, int64_t *next)
 	for (int i = 0; i < gr_sched.nprocs; i++) {
 		struct gr_p *pp = &gr_sched.allp[i];
 		int st = atomic_load_explicit(&pp->xstatus, memory_order_acquire);
+		watch[i].running = false;
 		if (st == GR_P_SYSCALL) {
 			if (retake_syscall(pp, &watch[i], now))
 				n++;
@@ -383,6 +364,7 @@ static int retake(int64_t now, int64_t *next)
 			int64_t due = preempt_check(&watch[i], now, slice);
 			if (due < *next)
 				*next = due;
+			watch[i].running = true;
 		}
 	}
 	if (atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed)) {
@@ -393,6 +375,34 @@ static int retake(int64_t now, int64_t *next)
 	return n;
 }
 
+/* The oldest slice that sysmon first saw SYSRET_SLICE_NS ago and that still runs: sets
+ * *mpp and *tickp to its M and tick and returns true, or returns false.  Counted from
+ * sysmon's first look, not from a request it may follow: the slice of a G just back from
+ * a call follows one, and preempting that G would send it to the back of the global
+ * queue.  Every field is read once: sysmon may be rewriting them. */
+static bool sysret_victim(int64_t now, struct gr_m **mpp, uint32_t *tickp)
+{
+	int64_t bestwhen = INT64_MAX;
+
+	for (int i = 0; i < gr_sched.nprocs; i++) {
+		struct gr_p *pp = &gr_sched.allp[i];
+		struct p_watch *pw = &watch[i];
+		int64_t when = __atomic_load_n(&pw->seen, __ATOMIC_RELAXED);
+		uint32_t tick = __atomic_load_n(&pw->schedtick, __ATOMIC_RELAXED);
+		struct gr_m *mp = __atomic_load_n(&pw->schedm, __ATOMIC_RELAXED);
+		/* pp->m is NULL for a moment while its M enters a call: no victim then. */
+		if (!mp || atomic_load_explicit(&pp->xstatus, memory_order_relaxed) != GR_P_RUNNING ||
+		    __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED) != tick ||
+		    __atomic_load_n(&pp->m, __ATOMIC_RELAXED) != mp ||
+		    now - when < SYSRET_SLICE_NS || when >= bestwhen)
+			continue;
+		*mpp = mp;
+		*tickp = tick;
+		bestwhen = when;
+	}
+	return bestwhen != INT64_MAX;
+}
+
 void gr_sysmon_sysret(void)
 {
 	int64_t now = gr_nanotime();
@@ -401,7 +411,7 @@ void gr_sysmon_sysret(void)
 
 	/* The G's own M asks for the slice to end: going through sysmon would add its
 	 * wake-up to the G's wait. */
-	if (gr_preempt_enabled() && sysret_victim(now, false, &mp, &tick)) {
+	if (gr_preempt_enabled() && sysret_victim(now, &mp, &tick)) {
 		gr_preempt_request(mp, tick);
 		return;
 	}
