@@ -15,12 +15,18 @@
  *     the program first makes a thread, so a single-threaded program that never waits on
  *     a descriptor has none at all.
  *
+ * The kernel's table of descriptors grows to those numbers at start-up (gr_fd_reserve),
+ * while the process has one thread: grown later, with threads sharing it, it waits for
+ * an RCU grace period (expand_fdtable's synchronize_rcu), and the program's first
+ * pthread_create, which moves the unwinder's pipe high, took 10-20 ms here.
+ *
  * Rejected: numbers at or above RLIMIT_NOFILE (invisible to a scan up to the limit, but
  * the kernel refuses them, and raising the soft limit for the move is impossible where
  * soft equals hard, as here); numbers right under the limit (a soft limit of 2^20 would
  * make the kernel's descriptor table, which fork copies, megabytes long).
  */
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -56,6 +62,21 @@ static int high_base(void)
 	if (gr_syscall4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
 	return top >= 4 * HIGH_SPAN ? (int)(top - HIGH_SPAN) : -1;
+}
+
+void gr_fd_reserve(void)
+{
+	int base = high_base();
+
+	if (base < 0)
+		return;
+	long fd = gr_syscall(SYS_eventfd2, 0, EFD_CLOEXEC, 0); /* any descriptor will do */
+	if (fd < 0)
+		return;
+	long high = gr_syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base + HIGH_SPAN - 1);
+	if (high >= 0)
+		gr_syscall(SYS_close, high, 0, 0);
+	gr_syscall(SYS_close, fd, 0, 0);
 }
 
 int gr_fd_own(int fd, gr_fd_claimed_fn *claimed)

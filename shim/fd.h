@@ -15,6 +15,10 @@ typedef void gr_fd_claimed_fn(int fd);
  * free or the table of runtime descriptors is full: it then stays where it was). */
 int gr_fd_own(int fd, gr_fd_claimed_fn *claimed);
 
+/* Grows the kernel's descriptor table to the numbers gr_fd_own uses.  Call while the
+ * process has a single thread (see fd.c). */
+void gr_fd_reserve(void);
+
 /* Forgets fd: the runtime is about to close it itself. */
 void gr_fd_disown(int fd);
 

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/syscall.h"
+#include "fd.h"
 #include "glibc.h"
 #include "netpoll.h"
 #include "proc.h"
@@ -1432,6 +1433,7 @@ int gr_proc_init(int nprocs, int maxthreads)
 	/* sysmon now, from the main thread's own TCB: glibc's pthread_create switches libc
 	 * to multi-threaded mode (stdio locks, malloc arenas) before a second G runs. */
 	/* sysmon never runs a program's signal handler: it blocks every signal. */
+	gr_fd_reserve(); /* still one thread: see fd.c */
 	uint64_t oldmask;
 	gr_sig_block_all(&oldmask);
 	int r = gr_sysmon_start();
