@@ -90,9 +90,12 @@ GR_EXPORT long syscall(long n, ...)
 	va_end(ap);
 	if (!gr_is_ready())
 		return ret(gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]));
-	if (n == SYS_futex)
-		return ret(gr_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2], a[3],
-		                    (uint32_t *)a[4], (uint32_t)a[5]));
+	if (n == SYS_futex) {
+		long r = gr_futex((uint32_t *)a[0], (int)a[1], (uint32_t)a[2], a[3],
+		                  (uint32_t *)a[4], (uint32_t)a[5]);
+		gr_preempt_check();
+		return ret(r);
+	}
 	if (n == SYS_gettid) {
 		/* A G's thread id is its own, as a native thread's is: CPython's
 		 * threading.get_native_id, for one, calls syscall(SYS_gettid) and expects

@@ -25,7 +25,10 @@ GR_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
 	if (!gr_is_ready())
 		return gr_real.pthread_mutex_trylock(m);
-	return gr_mutex_trylock(gr_mutex_of(m));
+	int r = gr_mutex_trylock(gr_mutex_of(m));
+	if (r == EBUSY)
+		gr_preempt_check(); /* a trylock spin loop must not keep the owner off the P */
+	return r;
 }
 
 GR_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,

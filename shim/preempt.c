@@ -394,10 +394,12 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	if (gr_g_schedulable(gp) && mp->curg == gp && pp && pp->schedtick + 1 == want &&
 	    atomic_compare_exchange_strong_explicit(&mp->xpin, &user, GR_PIN_PINNED,
 						    memory_order_acquire, memory_order_relaxed)) {
-		if (safe_point(gp, ucv))
+		if (safe_point(gp, ucv)) {
 			redirect(ucv);
-		else
+		} else {
 			gr_stat_inc(&gr_sysmon_stats.xpreempt_unsafe);
+			gp->preempt_deferred = true;
+		}
 		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
 	}
 	errno = saved_errno;
@@ -420,6 +422,16 @@ void gr_preempt_request(struct gr_m *mp, uint32_t tick)
 
 void gr_preempt_yield(void)
 {
+	gr_stat_inc(&gr_sysmon_stats.xpreemptions);
+	gr_getg()->preempt_deferred = false;
+	gr_proc_preempt();
+}
+
+void gr_preempt_deferred(struct gr_g *gp)
+{
+	gp->preempt_deferred = false;
+	if (!gr_g_schedulable(gp) || gp->m->xpin != GR_PIN_USER)
+		return;
 	gr_stat_inc(&gr_sysmon_stats.xpreemptions);
 	gr_proc_preempt();
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime.h"
+
 struct gr_m;
 
 /* Reads GREEN_PREEMPT and GREEN_PREEMPT_SIGNAL, measures the xsave area and installs the
@@ -42,6 +44,19 @@ void gr_preempt_refresh(void);
  * sig is the preemption signal and the call was handled, false when the caller should
  * pass it on to glibc (the signals interposer calls this first). */
 bool gr_preempt_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* A preemption refused where the G could not yield is taken at the next call of this,
+ * made where the G holds nothing: the end of the interposed calls that a program may
+ * loop on without ever blocking (syscall(SYS_futex, WAKE), pthread_mutex_trylock), so
+ * that such a loop cannot keep a P from the Gs queued behind it for good. */
+void gr_preempt_deferred(struct gr_g *gp);
+static inline void gr_preempt_check(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (__builtin_expect(gp != NULL && gp->preempt_deferred, 0))
+		gr_preempt_deferred(gp);
+}
 
 /* Called by the stub on the interrupted G's stack, with every register saved: yields
  * (gr_proc_preempt) and returns when the G runs again. */

@@ -105,6 +105,10 @@ struct gr_g {
 	bool foreign;	   /* a thread green did not create: no P, blocks its OS thread */
 	bool is_g0;	   /* an M's scheduler context */
 	bool is_main;	   /* the program's main thread */
+	/* A preemption request reached the G where it could not yield (green's or libc's
+	 * code): it yields at the next gr_preempt_check.  Set by the preemption handler
+	 * and cleared by the G, both on the G's own thread. */
+	volatile bool preempt_deferred;
 
 	/* The G's memory (stack.c).  Immutable while the G lives. */
 	void *map_base;	   /* mapping holding stack, TLS and TCB; NULL for a user stack */

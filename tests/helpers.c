@@ -427,15 +427,38 @@ char *gr_test_diff(const char *a, const char *b)
 	}
 }
 
+/* argv (32 entries) = {path, args...}. */
+static void fill_argv(const char *argv[32], const char *path, const char *const args[])
+{
+	argv[0] = path;
+	for (int i = 0; args && args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+}
+
+void gr_test_green_expect(const char *prog, const char *const args[], int maxprocs,
+			  const char *const env_extra[], const char *ok_key, const char *ok_value,
+			  double timeout_s)
+{
+	gr_test_need_lib();
+	char *path = gr_test_prog(prog);
+	const char *argv[32] = {0};
+	fill_argv(argv, path, args);
+	struct gr_test_result r = {0};
+	gr_test_run_green(argv, maxprocs, env_extra, timeout_s, &r);
+	gr_test_assert_ok(&r);
+	gr_test_assert_value(&r, ok_key, ok_value);
+	gr_test_result_free(&r);
+	free(path);
+}
+
 void gr_test_native_vs_green(const char *prog, const char *const args[], int maxprocs,
 			     const char *ok_key, const char *ok_value, bool same_stdout,
 			     double timeout_s)
 {
 	gr_test_need_lib();
 	char *path = gr_test_prog(prog);
-	const char *argv[32] = {path};
-	for (int i = 0; args && args[i] && i < 30; i++)
-		argv[i + 1] = args[i];
+	const char *argv[32] = {0};
+	fill_argv(argv, path, args);
 	struct gr_test_result native = {0}, green = {0};
 	gr_test_run_both(argv, maxprocs, NULL, timeout_s, &native, &green);
 	cr_log_info("%s MAXPROCS=%d: native %.2f s, green %.2f s", prog, maxprocs, native.wall_s,

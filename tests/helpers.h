@@ -123,6 +123,15 @@ void gr_test_native_vs_green(const char *prog, const char *const args[], int max
 			     double timeout_s);
 
 /*
+ * The green-only check: runs GR_TEST_PROGS/prog with args (NULL-terminated, may be NULL)
+ * under green with maxprocs and env_extra (as gr_test_run_green), and asserts that it
+ * exits 0 within timeout_s and prints ok_key=ok_value.
+ */
+void gr_test_green_expect(const char *prog, const char *const args[], int maxprocs,
+			  const char *const env_extra[], const char *ok_key, const char *ok_value,
+			  double timeout_s);
+
+/*
  * Path of a program: GR_TEST_PROGS/name, or GR_SHARED_PROGS/name. Both return a malloc'd
  * string. gr_test_shared_prog() calls cr_skip() when the contract programs were not built;
  * gr_test_prog() fails the test when the program is missing.

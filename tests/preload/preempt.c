@@ -20,16 +20,7 @@
 static void run_green_ok(const char *prog, int maxprocs, const char *const env[],
 			 const char *key, const char *want)
 {
-	char *path = gr_test_prog(prog);
-	const char *argv[] = {path, NULL};
-	struct gr_test_result r = {0};
-
-	gr_test_need_lib();
-	gr_test_run_green(argv, maxprocs, env, RUN_TIMEOUT_S, &r);
-	gr_test_assert_ok(&r);
-	gr_test_assert_value(&r, key, want);
-	gr_test_result_free(&r);
-	free(path);
+	gr_test_green_expect(prog, NULL, maxprocs, env, key, want, RUN_TIMEOUT_S);
 }
 
 /* xmm0-14 and the upper halves of ymm0-7 survive preemption in a loop with no calls. */

@@ -65,14 +65,5 @@ Test(resources, rss_flat_green_1m_threads, .timeout = 300)
 /* The descriptor table covers green's high numbers before main, while one thread runs. */
 Test(resources, fd_table_grown_before_main, .timeout = 60)
 {
-	char *path = gr_test_prog("fd_table");
-	const char *argv[] = {path, NULL};
-	struct gr_test_result r = {0};
-
-	gr_test_need_lib();
-	gr_test_run_green(argv, 2, NULL, 20.0, &r);
-	gr_test_assert_ok(&r);
-	gr_test_assert_value(&r, "GROWN", "yes");
-	gr_test_result_free(&r);
-	free(path);
+	gr_test_green_expect("fd_table", NULL, 2, NULL, "GROWN", "yes", 20.0);
 }

@@ -70,16 +70,9 @@ Test(syscall, errno_preserved, .timeout = 60)
  * whole slice), 0.6-4 ms after it on a loaded 2-CPU machine, 0.56 ms natively. */
 Test(syscall, return_ends_compute_slice, .timeout = 60)
 {
-	char *path = gr_test_prog("syscall_return");
-	const char *argv[] = {path, "100", "1000", "1", "6000", NULL};
-	struct gr_test_result r = {0};
+	const char *args[] = {"100", "1000", "1", "6000", NULL};
 
-	gr_test_need_lib();
-	gr_test_run_green(argv, 1, NULL, 30.0, &r);
-	gr_test_assert_ok(&r);
-	gr_test_assert_value(&r, "SYSRET", "ok");
-	gr_test_result_free(&r);
-	free(path);
+	gr_test_green_expect("syscall_return", args, 1, NULL, "SYSRET", "ok", 30.0);
 }
 
 /* 8 fsync writers beside 8 compute threads on 2 Ps, the workload of issue 5's throughput

@@ -26,24 +26,10 @@ Test(sysmon, unhooked_block_one_p, .timeout = 60)
 	free(path);
 }
 
-static void run_rawfutex(const char *mode)
-{
-	char *path = gr_test_prog("syscall_rawfutex");
-	const char *argv[] = {path, mode, NULL};
-	struct gr_test_result r = {0};
-
-	gr_test_need_lib();
-	gr_test_run_green(argv, 1, NULL, 20.0, &r);
-	gr_test_assert_ok(&r);
-	gr_test_assert_value(&r, "RAWFUTEX", "ok");
-	gr_test_result_free(&r);
-	free(path);
-}
-
 /* A G blocked in a raw futex (no hook at all) while its sibling must run to wake it. */
 Test(sysmon, raw_futex_revocation, .timeout = 60)
 {
-	run_rawfutex(NULL);
+	gr_test_green_expect("syscall_rawfutex", NULL, 1, NULL, "RAWFUTEX", "ok", 20.0);
 }
 
 /* ... and that G, its P revoked, parks before it has noticed: it must deal with the
@@ -52,28 +38,17 @@ Test(sysmon, raw_futex_revocation, .timeout = 60)
  * here; sync_rust hung in 2 runs of 1000 at GREEN_MAXPROCS=2). */
 Test(sysmon, revoked_g_parks, .timeout = 60)
 {
-	run_rawfutex("park");
+	const char *args[] = {"park", NULL};
+	gr_test_green_expect("syscall_rawfutex", args, 1, NULL, "RAWFUTEX", "ok", 20.0);
 }
 
 /* A thread readied into runnext by one that then spins without preemption runs on another
  * P: sysmon pays the deferred wake-up.  Without it the run never ends. */
 Test(sysmon, deferred_wakeup_paid, .timeout = 60)
 {
-	char *path = gr_test_prog("sched_wake");
-	const char *argv[] = {path, NULL};
 	const char *env[] = {"GREEN_PREEMPT=0", NULL};
-	struct gr_test_result r = {0};
 
-	gr_test_need_lib();
-	gr_test_run_native(argv, NULL, 20.0, &r);
-	gr_test_assert_ok(&r);
-	gr_test_assert_value(&r, "WAKE", "ok");
-	gr_test_result_free(&r);
-	for (int maxprocs = 2; maxprocs <= 4; maxprocs *= 2) {
-		gr_test_run_green(argv, maxprocs, env, 20.0, &r);
-		gr_test_assert_ok(&r);
-		gr_test_assert_value(&r, "WAKE", "ok");
-		gr_test_result_free(&r);
-	}
-	free(path);
+	gr_test_native_vs_green("sched_wake", NULL, 2, "WAKE", "ok", false, 20.0);
+	gr_test_green_expect("sched_wake", NULL, 4, env, "WAKE", "ok", 20.0);
+	gr_test_green_expect("sched_wake", NULL, 2, env, "WAKE", "ok", 20.0);
 }
