@@ -136,7 +136,7 @@ static void child_reinit(struct gr_g *gp)
 	gr_sig_fork_child(gp);
 	gp->attrlock = (struct gr_lock)GR_LOCK_INIT;
 	gp->intr_claim = NULL;
-	gp->intr_arg = NULL;
+	atomic_store_explicit(&gp->xintr_arg, NULL, memory_order_relaxed);
 	gp->sigwaitset = 0;
 }
 

@@ -17,8 +17,8 @@
  *
  * Interruptible waits (gr_park_wait_intr: the POSIX cancellation points and the calls a
  * signal interrupts with EINTR) arm their waiter with gr_sig_intr_arm from the unlockf,
- * once the G is WAITING, under gp->siglock; a signal or cancellation sender (signal.c)
- * takes the same lock and claims the waiter by CAS, like the timer, with
+ * once the G is WAITING; a signal or cancellation sender (signal.c) takes it from there
+ * and claims the waiter by CAS, like the timer, with
  * GR_WAKE_INTERRUPTED.  Arming first checks whether an interrupt is already due (the
  * sender came before the waiter was armed), so none is lost.
  */
@@ -91,7 +91,11 @@ static void unlink_locked(struct bucket *b, struct gr_waiter *w)
 	else
 		b->tail = w->prev;
 	w->linked = false;
-	atomic_fetch_sub_explicit(&b->xwaiters, 1, memory_order_relaxed);
+	/* Every change to xwaiters is made under the lock, and a waker reading a stale,
+	 * larger count only takes the lock for nothing: no locked instruction needed. */
+	atomic_store_explicit(&b->xwaiters,
+			      atomic_load_explicit(&b->xwaiters, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
 }
 
 static void park_timeout(struct gr_timer *t)
@@ -104,7 +108,7 @@ static void park_timeout(struct gr_timer *t)
 		gr_ready(w->gp);
 }
 
-/* A signal or cancellation sender ends an interruptible wait (under gp->siglock). */
+/* A signal or cancellation sender ends an interruptible wait (gr_sig_intr_arm). */
 static bool park_interrupt(struct gr_g *gp, void *arg)
 {
 	struct gr_waiter *w = arg;
@@ -426,7 +430,7 @@ int gr_park_sleep(int64_t deadline)
 		return 0;
 	/* An interruptible wait on an address nobody wakes: only the timer or a signal or
 	 * cancellation (-EINTR) ends it. */
-	int r = gr_park_wait_intr(&gp->intr_arg, NULL, NULL, deadline, 0);
+	int r = gr_park_wait_intr(&gp->xintr_arg, NULL, NULL, deadline, 0);
 	return r == -EINTR ? -EINTR : 0;
 }
 

@@ -760,6 +760,7 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	GR_DASSERT(atomic_load_explicit(&gp->xstatus, memory_order_relaxed) == GR_G_RUNNABLE);
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
+	gr_sig_kick_moved(gp);
 	mp->curg = gp;
 	gp->run_since = gr_arch_cputicks();
 	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
@@ -914,6 +915,7 @@ static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
 		atomic_store_explicit(&pp->xhandoffs, handoff, memory_order_relaxed);
 	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	next->m = mp;
+	gr_sig_kick_moved(next);
 	next->run_since = now;
 	mp->curg = next;
 	mp->prevg = gp;
@@ -978,6 +980,9 @@ static void revoked_return(struct gr_g *gp)
 static bool pin(struct gr_g *gp)
 {
 	if (!gr_g_schedulable(gp))
+		return false;
+	/* Only this M's Gs move xpin away from PINNED: no locked instruction to learn it. */
+	if (atomic_load_explicit(&gp->m->xpin, memory_order_relaxed) == GR_PIN_PINNED)
 		return false;
 	uint32_t st = GR_PIN_USER;
 	/* Acquire: pairs with nothing of sysmon's but orders our later reads of mp->p. */
@@ -1105,11 +1110,11 @@ static void runq_put_wake(struct gr_g *gp, bool next)
 
 static void ready(struct gr_g *gp, bool next)
 {
-	int waiting = GR_G_WAITING;
-
-	if (!atomic_compare_exchange_strong_explicit(&gp->xstatus, &waiting, GR_G_RUNNABLE,
-						     memory_order_acq_rel, memory_order_relaxed))
+	/* The caller claimed the G's wake-up exclusively (a waiter's xstate, a netpoll
+	 * slot), so a plain store suffices; the check catches a wake-up readied twice. */
+	if (atomic_load_explicit(&gp->xstatus, memory_order_acquire) != GR_G_WAITING)
 		gr_throw("gr_ready of a G that is not waiting");
+	atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_relaxed);
 	runq_put_wake(gp, next);
 }
 

@@ -155,10 +155,13 @@ struct gr_g {
 	 *   bits, the G itself clears them when it delivers or sigwaits.
 	 * sigwaitset: the set a sigwait* in progress waits for (0 otherwise); protected by
 	 *   siglock.
-	 * intr_claim, intr_arg: the interruptible park in progress, armed by the parking M's
-	 *   g0 once the G is WAITING (gr_sig_intr_arm: park.c's waiters, and any other
-	 *   parking primitive such as the netpoller's); a sender calls intr_claim(gp,
-	 *   intr_arg) to end the park early.  Protected by siglock.
+	 * intr_claim, xintr_arg: the interruptible park in progress, armed by the parking
+	 *   M once the G is WAITING (gr_sig_intr_arm: park.c's waiters, and any other
+	 *   parking primitive such as the netpoller's).  intr_claim is written before
+	 *   xintr_arg is published (non-NULL: armed).  Whoever takes xintr_arg by exchange
+	 *   owns the claim: a sender (under siglock) calls intr_claim(gp, arg) to end the
+	 *   park early; the G taking it back (disarm) knows no sender will touch arg, and
+	 *   one finding it taken waits for siglock, which the sender holds until done.
 	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
 	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
 	 *   the G cannot leave the call (and the M) in between.
@@ -170,9 +173,19 @@ struct gr_g {
 	uint64_t sigwaitset;
 	struct gr_lock siglock;
 	bool (*intr_claim)(struct gr_g *gp, void *arg);
-	void *intr_arg;
+	_Atomic(void *) xintr_arg;
 	_Atomic int xsyscall;
 	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
+	/* SIGCANCEL kicks (signal.c's on_sigcancel), which nest (SA_NODEFER): kick_frame is
+	 * the frame of the one delivering this G's pending signals (0: none), and a kick
+	 * that lands deeper meanwhile only sets kick_again for it to look once more.
+	 * Touched only by the G's own handlers. */
+	volatile uintptr_t kick_frame;
+	volatile bool kick_again;
+	/* A SIGCANCEL kick is on its way to the G's M (signal.c's kick_locked): set by the
+	 * sender under siglock, cleared by the G's handler and whenever the G starts
+	 * running on an M (a kick sent before lands on whatever that M runs). */
+	_Atomic bool xkick;
 	/* The M this G must resume on: set by the G as it leaves its M while its code runs
 	 * on that M's alternate signal stack (a handler that parks; proc.c's lock_to_m),
 	 * cleared by that M when it resumes it.  Read by whichever M takes the G from a run

@@ -62,6 +62,13 @@ static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 		gr_sig_setmask_m(mp, want);
 }
 
+/* gp starts running on an M: a kick sent to wherever it ran before is not its own. */
+static inline void gr_sig_kick_moved(struct gr_g *gp)
+{
+	if (__builtin_expect(atomic_load_explicit(&gp->xkick, memory_order_relaxed), 0))
+		atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
+}
+
 /* An M back on g0 (from execute, and before it sleeps in stopm) blocks at least every
  * signal some G has blocked, so the kernel never picks an M without a G for a
  * process-directed signal the Gs block.  Free when all Gs share one mask. */

@@ -212,8 +212,11 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	gp->sigwaitset = 0;
+	gp->kick_frame = 0;
+	gp->kick_again = false;
+	atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
 	gp->intr_claim = NULL;
-	gp->intr_arg = NULL;
+	atomic_store_explicit(&gp->xintr_arg, NULL, memory_order_relaxed);
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 	gp->altstack = (stack_t){.ss_flags = SS_DISABLE}; /* POSIX: not inherited */
 	gp->altstack_late = false;
@@ -349,21 +352,30 @@ void gr_sig_syscall_leave(struct gr_g *gp)
 	}
 }
 
+/*
+ * Arming and disarming take no lock: a hand-off through a condition variable arms and
+ * disarms once each, and siglock cost four locked instructions of about twenty.  The
+ * exchange on xintr_arg decides who owns the claim.  An interrupt made due before the
+ * arm is not lost: the arm's exchange comes before its check of the pending state, and a
+ * sender's update of that state before its exchange (both full barriers); one of the two
+ * sees the other.
+ */
 void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg)
 {
-	gr_lock(&gp->siglock);
-	if (!gr_sig_interrupt_due(gp) || !claim(gp, arg)) {
-		gp->intr_claim = claim;
-		gp->intr_arg = arg;
-	}
-	gr_unlock(&gp->siglock);
+	gp->intr_claim = claim;
+	atomic_exchange_explicit(&gp->xintr_arg, arg, memory_order_seq_cst);
+	if (gr_sig_interrupt_due(gp) &&
+	    atomic_exchange_explicit(&gp->xintr_arg, NULL, memory_order_acq_rel) == arg)
+		claim(gp, arg);
 }
 
 void gr_sig_intr_disarm(struct gr_g *gp)
 {
+	if (atomic_exchange_explicit(&gp->xintr_arg, NULL, memory_order_acq_rel))
+		return;
+	/* A sender took it (or the arm claimed it itself): a sender holds siglock until its
+	 * claim is done with the waiter. */
 	gr_lock(&gp->siglock);
-	gp->intr_claim = NULL;
-	gp->intr_arg = NULL;
 	gr_unlock(&gp->siglock);
 }
 
@@ -371,16 +383,25 @@ void gr_sig_intr_disarm(struct gr_g *gp)
 static void kick_locked(struct gr_g *gp)
 {
 	GR_ASSERT_HELD(&gp->siglock);
-	if (gp->intr_claim) {
-		if (gp->intr_claim(gp, gp->intr_arg))
-			gp->intr_claim = NULL;
+	void *arg = atomic_exchange_explicit(&gp->xintr_arg, NULL, memory_order_acq_rel);
+	if (arg) {
+		/* Acquire: intr_claim was written before arg was published. */
+		gp->intr_claim(gp, arg);
 		return;
 	}
+	/* One kick on its way per G: SIGCANCEL is a queued (real-time) signal, and a
+	 * pthread_kill storm queued hundreds on one M, whose handlers (SA_NODEFER) then
+	 * nested until the stack overflowed.  The handler takes every pending signal. */
+	if (atomic_load_explicit(&gp->xkick, memory_order_seq_cst))
+		return;
+	atomic_store_explicit(&gp->xkick, true, memory_order_seq_cst);
 	if (gr_sig_syscall_signal_locked(gp, GR_SIGCANCEL))
 		return;
 	struct gr_m *mp = __atomic_load_n(&gp->m, __ATOMIC_ACQUIRE);
 	if (mp && atomic_load_explicit(&gp->xstatus, memory_order_acquire) == GR_G_RUNNING)
 		gr_syscall(SYS_tgkill, getpid_raw(), mp->ktid, GR_SIGCANCEL);
+	else
+		atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
 }
 
 void gr_sig_kick(struct gr_g *gp)
@@ -567,9 +588,27 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 		GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
 		return;
 	}
-	if (gp && gr_g_schedulable(gp) && gp->tcb == tp &&
-	    atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
-		gr_sig_deliver_pending(gp);
+	if (gp && gr_g_schedulable(gp) && gp->tcb == tp) {
+		/* Before the look at the pending set: a sender that finds no kick on its way
+		 * sends another (seq_cst, against its own update of the set, then the load). */
+		atomic_store_explicit(&gp->xkick, false, memory_order_seq_cst);
+		uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+		if (gp->kick_frame && frame < gp->kick_frame) {
+			/* Kicks sent faster than handlers run nested here without bound (a
+			 * pthread_kill storm overflowed the stack): the delivery in progress
+			 * further up takes this one's signals too.  Compared by depth, so a
+			 * handler that longjmp'd out of one leaves no stale claim above. */
+			gp->kick_again = true;
+		} else {
+			gp->kick_frame = frame;
+			do {
+				gp->kick_again = false;
+				if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
+					gr_sig_deliver_pending(gp);
+			} while (gp->kick_again);
+			gp->kick_frame = 0;
+		}
+	}
 	int ch = atomic_load_explicit((_Atomic int *)((char *)tp + GR_PT_CANCELHANDLING),
 	                              memory_order_acquire);
 	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */

@@ -5,6 +5,7 @@
  * kill(); pthread_sigqueue's value; sigsuspend; raise; sigtimedwait's timeout), and the
  * contract program signals must print SIGNALS=ok.  sig_altstack: the alternate signal
  * stack per thread, a stack overflow caught on it, and a handler that blocks.
+ * sig_intr_race: a pthread_kill storm on threads handing off through condition variables.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -160,4 +161,20 @@ ParameterizedTest(struct altstack_case *c, signal, altstack, .timeout = 150)
 	gr_test_result_free(&native);
 	gr_test_result_free(&green);
 	free(path);
+}
+
+ParameterizedTestParameters(signal, kill_storm_on_cond_waits)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, 3);
+}
+
+/* sig_intr_race: a thread pthread_kill()s four ping-ponging pairs as fast as it can, so
+ * signals race the ordinary wake-ups of their condition waits.  Regression: green kicked
+ * a running thread with one SIGCANCEL per signal sent; the queued kicks nested in their
+ * handler (SA_NODEFER) until the thread's stack overflowed (SIGSEGV at every run with
+ * MAXPROCS 2 and 4). */
+ParameterizedTest(int *n, signal, kill_storm_on_cond_waits, .timeout = 150)
+{
+	gr_test_native_vs_green("sig_intr_race", NULL, *n, "TURNS", "ok", true, RUN_TIMEOUT_S);
 }
