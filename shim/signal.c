@@ -236,6 +236,7 @@ void gr_sig_fork_child(struct gr_g *gp)
 	sig_main = gp; /* process-directed signals nobody takes go to it (gr_sig_sysmon) */
 	atomic_store_explicit(&gp->xsigpend, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
+	atomic_store_explicit(&gp->xkick, false, memory_order_relaxed); /* not inherited */
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 }
 
