@@ -400,17 +400,20 @@ static bool put_cold(struct gr_g *gp)
  * tid. */
 static struct gr_g *recycle(struct gr_g *old)
 {
-	struct gr_g keep = *old;
 	struct gr_g *gp = old;
+	void *tcb = old->tcb, *map_base = old->map_base, *stack_lo = old->stack_lo;
+	size_t map_size = old->map_size, stack_size = old->stack_size;
+	size_t guard_size = old->guard_size;
+	pid_t tid = old->tid;
 
 	memset(gp, 0, sizeof(*gp));
-	gp->tcb = keep.tcb;
-	gp->map_base = keep.map_base;
-	gp->map_size = keep.map_size;
-	gp->stack_lo = keep.stack_lo;
-	gp->stack_size = keep.stack_size;
-	gp->guard_size = keep.guard_size;
-	tid_renew(gp, keep.tid);
+	gp->tcb = tcb;
+	gp->map_base = map_base;
+	gp->map_size = map_size;
+	gp->stack_lo = stack_lo;
+	gp->stack_size = stack_size;
+	gp->guard_size = guard_size;
+	tid_renew(gp, tid);
 	if (gr_tls_reinit(gp) != 0) {
 		unmap_g(gp);
 		return NULL;

@@ -192,7 +192,8 @@ int gr_tls_reinit(struct gr_g *gp)
 
 	memcpy(saved, libc_block(tcb), n);
 	for (size_t i = 1; i <= dtv[-1].counter; i++)
-		free(dtv[i].pointer.to_free);
+		if (dtv[i].pointer.to_free) /* a dlopen'd module's block: most have none */
+			free(dtv[i].pointer.to_free);
 	memset(dtv, 0, (dtv[-1].counter + 1) * sizeof(*dtv));
 	fill_pthread(gp, tcb);
 	GR_PT(tcb, GR_PT_DTV, union gr_dtv *) = dtv;
