@@ -420,11 +420,18 @@ void gr_preempt_request(struct gr_m *mp, uint32_t tick)
 	gr_syscall(SYS_tgkill, self_pid, mp->ktid, preempt_sig);
 }
 
+/* A G that waited in a run queue may have been sent signals meanwhile: nobody kicked it
+ * (it was not running), so it runs their handlers as it resumes, as gr_yield does.  A
+ * thread spinning on a flag its handler sets hung at GREEN_MAXPROCS=1 without this: the
+ * sender only ever ran while the spinner was preempted. */
 void gr_preempt_yield(void)
 {
+	struct gr_g *gp = gr_getg();
+
 	gr_stat_inc(&gr_sysmon_stats.xpreemptions);
-	gr_getg()->preempt_deferred = false;
+	gp->preempt_deferred = false;
 	gr_proc_preempt();
+	gr_sig_resume(gp);
 }
 
 void gr_preempt_deferred(struct gr_g *gp)
@@ -434,6 +441,7 @@ void gr_preempt_deferred(struct gr_g *gp)
 		return;
 	gr_stat_inc(&gr_sysmon_stats.xpreemptions);
 	gr_proc_preempt();
+	gr_sig_resume(gp);
 }
 
 /* ---- the program's handler --------------------------------------------------------- */

@@ -1182,12 +1182,6 @@ bool gr_yield_to_runnext(void)
 	return true;
 }
 
-void gr_proc_fix_syscall(struct gr_g *gp)
-{
-	if (__builtin_expect(gp->m && gp->m->oldp != NULL && gp->m->curg == gp, 0))
-		gr_exitsyscall();
-}
-
 void gr_proc_preempt(void)
 {
 	struct gr_g *gp = gr_getg();
@@ -1332,12 +1326,11 @@ void gr_entersyscallblock(void)
 	}
 }
 
-void gr_exitsyscall(void)
+/* deliver: run the handlers of signals sent while the G waited for a P (nobody kicked a
+ * G that was not running), as it returns to the program; false where the caller is in
+ * the middle of green's own work (gr_proc_fix_syscall). */
+static void exitsyscall(struct gr_g *gp, bool deliver)
 {
-	struct gr_g *gp = gr_getg();
-
-	if (!gr_g_schedulable(gp))
-		return;
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->oldp;
 	int st = GR_P_SYSCALL;
@@ -1362,6 +1355,25 @@ void gr_exitsyscall(void)
 		return;
 	}
 	switch_to_g0_pinned(gp, GR_OP_SYSCALL_QUEUE); /* resumes unpinned */
+	if (deliver && atomic_load_explicit(&gp->xsigpend, memory_order_relaxed)) {
+		int e = errno; /* the call's: a handler must not change what it reports */
+		gr_sig_resume(gp);
+		errno = e;
+	}
+}
+
+void gr_exitsyscall(void)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (gr_g_schedulable(gp))
+		exitsyscall(gp, true);
+}
+
+void gr_proc_fix_syscall(struct gr_g *gp)
+{
+	if (__builtin_expect(gp->m && gp->m->oldp != NULL && gp->m->curg == gp, 0))
+		exitsyscall(gp, false);
 }
 
 /* ---- start-up ---------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
  * contract program signals must print SIGNALS=ok.  sig_altstack: the alternate signal
  * stack per thread, a stack overflow caught on it, and a handler that blocks.
  * sig_intr_race: a pthread_kill storm on threads handing off through condition variables.
+ * sig_runnable: a signal sent to a thread waiting in a run queue.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -177,4 +178,18 @@ ParameterizedTestParameters(signal, kill_storm_on_cond_waits)
 ParameterizedTest(int *n, signal, kill_storm_on_cond_waits, .timeout = 150)
 {
 	gr_test_native_vs_green("sig_intr_race", NULL, *n, "TURNS", "ok", true, RUN_TIMEOUT_S);
+}
+
+ParameterizedTestParameters(signal, to_runnable_thread)
+{
+	static int procs[] = {1, 2};
+	return cr_make_param_array(int, procs, 2);
+}
+
+/* sig_runnable: pthread_kill of a thread waiting in a run queue (preempted) runs its
+ * handler when it resumes.  Regression: it never ran, and the thread, spinning on the
+ * flag its handler sets, hung at MAXPROCS=1. */
+ParameterizedTest(int *n, signal, to_runnable_thread, .timeout = 60)
+{
+	gr_test_native_vs_green("sig_runnable", NULL, *n, "SPINSIG", "ok", true, 30.0);
 }
