@@ -80,6 +80,6 @@ int gr_cancel(struct gr_g *gp)
 	}
 	if (old & CH_DISABLED)
 		return 0; /* acted on once enabled, at the next cancellation point */
-	gr_sig_kick(gp);
+	gr_sig_kick_cancel(gp);
 	return 0;
 }

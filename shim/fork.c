@@ -137,6 +137,7 @@ static void child_reinit(struct gr_g *gp)
 	gp->attrlock = (struct gr_lock)GR_LOCK_INIT;
 	gp->intr_claim = NULL;
 	atomic_store_explicit(&gp->xintr_arg, NULL, memory_order_relaxed);
+	atomic_store_explicit(&gp->xsigintr_arg, NULL, memory_order_relaxed);
 	gp->sigwaitset = 0;
 }
 

@@ -15,8 +15,11 @@
  * with the deadline given to the kernel.  A woken one passes through its bucket's lock
  * before it returns, so it too runs only after its waker has left the queue's lock.
  *
- * Interruptible waits (gr_park_wait_intr: the POSIX cancellation points and the calls a
- * signal interrupts with EINTR) arm their waiter with gr_sig_intr_arm from the unlockf,
+ * Every wait of a G runs the handlers of signals sent to it meanwhile, as a futex wait
+ * does natively: gr_park_wait goes on waiting after them, and interruptible waits
+ * (gr_park_wait_intr: the POSIX cancellation points and the calls a signal interrupts
+ * with EINTR, which a cancellation request interrupts too) return -EINTR.  Each arms
+ * its waiter (gr_sig_intr_arm, gr_sig_intr_arm_signals) from the unlockf,
  * once the G is WAITING; a signal or cancellation sender (signal.c) takes it from there
  * and claims the waiter by CAS, like the timer, with
  * GR_WAKE_INTERRUPTED.  Arming first checks whether an interrupt is already due (the
@@ -108,7 +111,7 @@ static void park_timeout(struct gr_timer *t)
 		gr_ready(w->gp);
 }
 
-/* A signal or cancellation sender ends an interruptible wait (gr_sig_intr_arm). */
+/* A signal or cancellation sender interrupts a wait (gr_sig_intr_arm*). */
 static bool park_interrupt(struct gr_g *gp, void *arg)
 {
 	struct gr_waiter *w = arg;
@@ -121,10 +124,16 @@ static bool park_interrupt(struct gr_g *gp, void *arg)
 	return true;
 }
 
+/* What interrupts a G's wait.  PARK_SIGNALS: a signal, whose handlers run before the
+ * G waits again (a futex wait natively: a thread blocked in pthread_mutex_lock runs the
+ * handler of a signal sent to it, which garbage collectors that stop threads with signals
+ * wait for).  PARK_INTR: a signal or a cancellation request, which end the wait. */
+enum park_mode { PARK_SIGNALS, PARK_INTR };
+
 struct park_unlock {
 	struct bucket *b;
 	struct gr_waiter *w;
-	bool intr;
+	enum park_mode mode;
 };
 
 /* Runs on g0 once the G is off its stack: arm the timer, then open the queue. */
@@ -138,8 +147,10 @@ static void park_unlock(void *arg)
 		u->w->timer.arg = u->w;
 		gr_timer_add(u->w->gp->m->p, &u->w->timer);
 	}
-	if (u->intr)
+	if (u->mode == PARK_INTR)
 		gr_sig_intr_arm(u->w->gp, park_interrupt, u->w);
+	else
+		gr_sig_intr_arm_signals(u->w->gp, park_interrupt, u->w);
 	gr_unlock(&u->b->lock);
 }
 
@@ -193,7 +204,7 @@ static int wait_foreign(struct bucket *b, struct gr_waiter *w)
 }
 
 static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
-		     int64_t deadline, uint32_t bits, unsigned flags, bool intr)
+		     int64_t deadline, uint32_t bits, unsigned flags, enum park_mode mode)
 {
 	struct gr_g *gp = gr_curg();
 	struct bucket *b = bucket_of(addr);
@@ -222,28 +233,45 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 		enqueue_locked(b, &w);
 	if (!gr_g_schedulable(gp))
 		return wait_foreign(b, &w);
-	struct park_unlock u = {b, &w, intr};
+	struct park_unlock u = {b, &w, mode};
 	gr_park(park_unlock, &u);
 	if (deadline)
 		gr_timer_del(&w.timer);
-	if (intr)
+	if (mode == PARK_INTR)
 		gr_sig_intr_disarm(gp);
+	else
+		gr_sig_intr_disarm_signals(gp);
 	int r = settle(&w);
-	if (intr)
+	gr_sig_deliver_pending(gp);
+	return r;
+}
+
+/* A wait that signals interrupt only to run their handlers: it goes on until woken or
+ * timed out (or -EAGAIN: the word changed while the handlers ran). */
+static int park_wait_signals(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
+			     void *arg, int64_t deadline, uint32_t bits, unsigned flags)
+{
+	struct gr_g *gp = gr_curg();
+	int r;
+
+	if (gr_g_schedulable(gp) && gr_sig_signal_due(gp))
 		gr_sig_deliver_pending(gp);
+	while ((r = park_wait(addr, may_sleep, arg, deadline, bits, flags, PARK_SIGNALS)) ==
+	       -EINTR)
+		;
 	return r;
 }
 
 int gr_park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
 		 int64_t deadline, uint32_t bits)
 {
-	return park_wait(addr, may_sleep, arg, deadline, bits, 0, false);
+	return park_wait_signals(addr, may_sleep, arg, deadline, bits, 0);
 }
 
 int gr_park_wait_ex(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
 		    int64_t deadline, uint32_t bits, unsigned flags)
 {
-	return park_wait(addr, may_sleep, arg, deadline, bits, flags, false);
+	return park_wait_signals(addr, may_sleep, arg, deadline, bits, flags);
 }
 
 int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
@@ -255,7 +283,7 @@ int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void
 		gr_sig_deliver_pending(gp);
 		return -EINTR;
 	}
-	return park_wait(addr, may_sleep, arg, deadline, bits, 0, true);
+	return park_wait(addr, may_sleep, arg, deadline, bits, 0, PARK_INTR);
 }
 
 /* Under the bucket lock: claims w for the waker (how: GR_WAKE_*).  A G stays parked until

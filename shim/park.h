@@ -32,7 +32,9 @@ struct gr_waiter {
 #define GR_PARK_LIFO 1u /* queue at the head (a waiter that lost a race after waking) */
 
 /* Parks the calling thread on addr until woken or until deadline (monotonic ns; 0 =
- * none).  Under the queue's lock, first calls may_sleep(addr, arg) if given: when it
+ * none).  A G runs the handlers of signals sent to it meanwhile and goes on waiting, as
+ * a futex wait does natively (gr_sig_intr_arm_signals); a cancellation request does not
+ * end the wait.  Under the queue's lock, first calls may_sleep(addr, arg) if given: when it
  * returns false the call returns -EAGAIN at once (the futex value check).  Returns 0
  * when woken, 1 when woken by gr_park_handoff, -ETIMEDOUT.  Works from Gs (parks the G) and foreign threads (blocks the
  * OS thread).  bits: the wait mask (0 means all bits). */

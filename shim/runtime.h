@@ -162,6 +162,9 @@ struct gr_g {
 	 *   owns the claim: a sender (under siglock) calls intr_claim(gp, arg) to end the
 	 *   park early; the G taking it back (disarm) knows no sender will touch arg, and
 	 *   one finding it taken waits for siglock, which the sender holds until done.
+	 *   xsigintr_arg is the slot of a wait that runs signal handlers but that a
+	 *   cancellation request does not end (gr_sig_intr_arm_signals): only a signal's
+	 *   sender takes it.
 	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
 	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
 	 *   the G cannot leave the call (and the M) in between.
@@ -174,6 +177,7 @@ struct gr_g {
 	struct gr_lock siglock;
 	bool (*intr_claim)(struct gr_g *gp, void *arg);
 	_Atomic(void *) xintr_arg;
+	_Atomic(void *) xsigintr_arg; /* the same for a wait only signals interrupt */
 	_Atomic int xsyscall;
 	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
 	/* SIGCANCEL kicks (signal.c's on_sigcancel), which nest (SA_NODEFER): kick_frame is

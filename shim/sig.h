@@ -83,6 +83,10 @@ void gr_sig_m_sleep(struct gr_m *mp);
  * design; callers that need certainty hold gp->siglock (park.c's unlockf does). */
 bool gr_sig_interrupt_due(struct gr_g *gp);
 
+/* The signal half of gr_sig_interrupt_due: a pending signal gp does not block, or one of
+ * its sigwait set. */
+bool gr_sig_signal_due(struct gr_g *gp);
+
 /* Runs the handlers of gp's pending signals that gp does not block, on gp (the calling
  * G), by sending each to its own M with tgkill: the kernel delivers it before the call
  * returns, with the program's handler, flags and default action.  Sets gp->sigrestart.
@@ -137,9 +141,17 @@ bool gr_sig_syscall_signal_locked(struct gr_g *gp, int sig);
 void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg);
 void gr_sig_intr_disarm(struct gr_g *gp);
 
-/* Makes gp notice a pending signal or cancellation request: interrupts its interruptible
- * wait, signals the M of its system call, or kicks the M it runs on with SIGCANCEL. */
-void gr_sig_kick(struct gr_g *gp);
+/* The same for a wait that only a signal interrupts (to run its handlers; the waiter
+ * then waits again), never a cancellation request: a blocked pthread_mutex_lock, as a
+ * futex wait natively. */
+void gr_sig_intr_arm_signals(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg),
+			     void *arg);
+void gr_sig_intr_disarm_signals(struct gr_g *gp);
+
+/* Makes gp notice a cancellation request: interrupts its interruptible wait (not one
+ * only signals interrupt), signals the M of its system call, or kicks the M it runs on
+ * with SIGCANCEL. */
+void gr_sig_kick_cancel(struct gr_g *gp);
 
 /* The end of a system call bracket: clears gp->xsyscall, waiting out a sender that is
  * signalling this M (proc.c's gr_exitsyscall calls it). */

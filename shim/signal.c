@@ -217,6 +217,7 @@ void gr_sig_g_init(struct gr_g *gp, struct gr_g *parent)
 	atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
 	gp->intr_claim = NULL;
 	atomic_store_explicit(&gp->xintr_arg, NULL, memory_order_relaxed);
+	atomic_store_explicit(&gp->xsigintr_arg, NULL, memory_order_relaxed);
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 	gp->altstack = (stack_t){.ss_flags = SS_DISABLE}; /* POSIX: not inherited */
 	gp->altstack_late = false;
@@ -240,13 +241,16 @@ void gr_sig_fork_child(struct gr_g *gp)
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 }
 
-bool gr_sig_interrupt_due(struct gr_g *gp)
+bool gr_sig_signal_due(struct gr_g *gp)
 {
 	uint64_t pend = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst);
 
-	if (pend & (~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) | gp->sigwaitset))
-		return true;
-	return gr_cancel_due(gp);
+	return pend & (~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) | gp->sigwaitset);
+}
+
+bool gr_sig_interrupt_due(struct gr_g *gp)
+{
+	return gr_sig_signal_due(gp) || gr_cancel_due(gp);
 }
 
 static bool sa_restart(int sig)
@@ -361,18 +365,18 @@ void gr_sig_syscall_leave(struct gr_g *gp)
  * sender's update of that state before its exchange (both full barriers); one of the two
  * sees the other.
  */
-void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg)
+static void arm(struct gr_g *gp, _Atomic(void *) *slot, bool (*due)(struct gr_g *gp),
+		bool (*claim)(struct gr_g *gp, void *arg), void *arg)
 {
 	gp->intr_claim = claim;
-	atomic_exchange_explicit(&gp->xintr_arg, arg, memory_order_seq_cst);
-	if (gr_sig_interrupt_due(gp) &&
-	    atomic_exchange_explicit(&gp->xintr_arg, NULL, memory_order_acq_rel) == arg)
+	atomic_exchange_explicit(slot, arg, memory_order_seq_cst);
+	if (due(gp) && atomic_exchange_explicit(slot, NULL, memory_order_acq_rel) == arg)
 		claim(gp, arg);
 }
 
-void gr_sig_intr_disarm(struct gr_g *gp)
+static void disarm(struct gr_g *gp, _Atomic(void *) *slot)
 {
-	if (atomic_exchange_explicit(&gp->xintr_arg, NULL, memory_order_acq_rel))
+	if (atomic_exchange_explicit(slot, NULL, memory_order_acq_rel))
 		return;
 	/* A sender took it (or the arm claimed it itself): a sender holds siglock until its
 	 * claim is done with the waiter. */
@@ -380,11 +384,35 @@ void gr_sig_intr_disarm(struct gr_g *gp)
 	gr_unlock(&gp->siglock);
 }
 
-/* Makes gp notice a pending signal or cancellation.  Requires gp->siglock. */
-static void kick_locked(struct gr_g *gp)
+void gr_sig_intr_arm(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg), void *arg)
+{
+	arm(gp, &gp->xintr_arg, gr_sig_interrupt_due, claim, arg);
+}
+
+void gr_sig_intr_disarm(struct gr_g *gp)
+{
+	disarm(gp, &gp->xintr_arg);
+}
+
+void gr_sig_intr_arm_signals(struct gr_g *gp, bool (*claim)(struct gr_g *gp, void *arg),
+			     void *arg)
+{
+	arm(gp, &gp->xsigintr_arg, gr_sig_signal_due, claim, arg);
+}
+
+void gr_sig_intr_disarm_signals(struct gr_g *gp)
+{
+	disarm(gp, &gp->xsigintr_arg);
+}
+
+/* Makes gp notice a pending signal (cancel false) or cancellation request (true).
+ * Requires gp->siglock. */
+static void kick_locked(struct gr_g *gp, bool cancel)
 {
 	GR_ASSERT_HELD(&gp->siglock);
 	void *arg = atomic_exchange_explicit(&gp->xintr_arg, NULL, memory_order_acq_rel);
+	if (!arg && !cancel)
+		arg = atomic_exchange_explicit(&gp->xsigintr_arg, NULL, memory_order_acq_rel);
 	if (arg) {
 		/* Acquire: intr_claim was written before arg was published. */
 		gp->intr_claim(gp, arg);
@@ -405,10 +433,10 @@ static void kick_locked(struct gr_g *gp)
 		atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
 }
 
-void gr_sig_kick(struct gr_g *gp)
+void gr_sig_kick_cancel(struct gr_g *gp)
 {
 	gr_lock(&gp->siglock);
-	kick_locked(gp);
+	kick_locked(gp, true);
 	gr_unlock(&gp->siglock);
 }
 
@@ -459,7 +487,7 @@ int gr_sig_kill(struct gr_g *gp, int sig, const siginfo_t *info)
 		/* Re-read the mask after publishing the bit (see gr_sig_setmask). */
 		blocked = atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst) & bit;
 		if (!blocked || (gp->sigwaitset & bit))
-			kick_locked(gp);
+			kick_locked(gp, false);
 	}
 	gr_unlock(&gp->siglock);
 	return 0;

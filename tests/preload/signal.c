@@ -6,7 +6,8 @@
  * contract program signals must print SIGNALS=ok.  sig_altstack: the alternate signal
  * stack per thread, a stack overflow caught on it, and a handler that blocks.
  * sig_intr_race: a pthread_kill storm on threads handing off through condition variables.
- * sig_runnable: a signal sent to a thread waiting in a run queue.
+ * sig_runnable: a signal sent to a thread waiting in a run queue.  sig_blocked_wait: one sent
+ * to a thread blocked in a lock, barrier, once or futex wait.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -192,4 +193,19 @@ ParameterizedTestParameters(signal, to_runnable_thread)
 ParameterizedTest(int *n, signal, to_runnable_thread, .timeout = 60)
 {
 	gr_test_native_vs_green("sig_runnable", NULL, *n, "SPINSIG", "ok", true, 30.0);
+}
+
+ParameterizedTestParameters(signal, to_thread_blocked_in_lock)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, 3);
+}
+
+/* sig_blocked_wait: a thread blocked in pthread_mutex_lock, pthread_rwlock_wrlock,
+ * pthread_barrier_wait, pthread_once or a FUTEX_WAIT runs the handler of a signal sent to
+ * it, and stays blocked.  Regression: such a thread was parked where no signal reached
+ * it (every case FAILed: the acknowledgement never came). */
+ParameterizedTest(int *n, signal, to_thread_blocked_in_lock, .timeout = 150)
+{
+	gr_test_native_vs_green("sig_blocked_wait", NULL, *n, "MUTEX", "ok", true, RUN_TIMEOUT_S);
 }
