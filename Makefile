@@ -77,6 +77,11 @@ $(BUILD)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $< -lm
 
+# Boehm GC's threads, stopped with signals (libgc-dev: tools/setup.sh installs it).
+$(BUILD)/tests/progs/gc_boehm: tests/progs/gc_boehm.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -Wno-missing-prototypes -pthread -o $@ $< -lgc
+
 # Modules the test programs load with dlopen.
 $(BUILD)/tests/progs/lib%.so: tests/progs/lib%.c
 	@mkdir -p $(dir $@)

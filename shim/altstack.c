@@ -25,6 +25,15 @@
  * A handler that parks its G while on the M's stack (a contended mutex inside a handler)
  * leaves its frames there: the G is locked to the M until it runs again, and the M runs
  * no other G meanwhile (proc.c, lock_to_m), so the frames never meet another handler.
+ *
+ * A handler running on the G's own stack may leave on one M and return on another (Boehm
+ * GC's suspend handler waits in sigsuspend, a system call whose G can lose its P).  The
+ * kernel's sigreturn then installs, on the second M, the alternate stack saved in the
+ * frame: the first M's.  Two Ms sharing one stack corrupted each other's preemption
+ * frames (gc_boehm: a jump to a garbage address in about 1 run of 200).  So green's own
+ * handlers write the current M's stack into their frame before they return
+ * (gr_altstack_frame_own), and a delivery by tgkill (signal.c) reinstalls the current
+ * M's stack when the program's handler returned on another M (gr_altstack_moved).
  */
 #include <errno.h>
 #include <signal.h>
@@ -32,6 +41,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <ucontext.h>
 
 #include "arch/x86_64/syscall.h"
 #include "runtime.h"
@@ -67,6 +77,23 @@ void gr_altstack_m_init(struct gr_m *mp, stack_t *prev)
 	}
 out_unmap:
 	munmap(base, guard + GR_ALTSTACK_SIZE);
+}
+
+void gr_altstack_moved(struct gr_m *mp)
+{
+	stack_t ss = {.ss_sp = mp->sigstk_lo, .ss_size = mp->sigstk_size, .ss_flags = 0};
+
+	if (mp->sigstk_size)
+		gr_syscall(SYS_sigaltstack, &ss, NULL, 0);
+}
+
+void gr_altstack_frame_own(struct gr_m *mp, ucontext_t *uc)
+{
+	if (!mp->sigstk_size)
+		return;
+	uc->uc_stack.ss_sp = mp->sigstk_lo;
+	uc->uc_stack.ss_size = mp->sigstk_size;
+	uc->uc_stack.ss_flags = 0;
 }
 
 /* Copies n bytes from the program's src (write false) or to the program's dst (write

@@ -487,6 +487,14 @@ int gr_preempt_init(void)
 	struct sigaction old;
 	if (gr_real_sys()->sigaction(sig, &sa, &old) != 0)
 		return -EINVAL;
+	/* Every other signal waits until the handler returns: one nested in it would run on
+	 * the M's alternate stack, and so would the program's handler that green delivers
+	 * from there (SIGCANCEL's kick).  Boehm GC's suspend handler records the thread's
+	 * stack pointer: it recorded one on that stack, and the collector scanned from there
+	 * to the G's stack and into a guard page (gc_boehm crashed in about 1 run of 150 at
+	 * GREEN_MAXPROCS=2). */
+	if (gr_sig_handler_blocks_all(sig) != 0)
+		return -EINVAL;
 	if (old.sa_sigaction != handler) /* else started again (a fork child): keep prog_act */
 		prog_act = old;
 	preempt_sig = sig;

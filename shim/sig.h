@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <ucontext.h>
+
 #include "runtime.h"
 
 #define GR_SIGCANCEL   32 /* glibc's SIGCANCEL: green's cancellation and signal kick */
@@ -148,6 +150,11 @@ void gr_sig_intr_arm_signals(struct gr_g *gp, bool (*claim)(struct gr_g *gp, voi
 			     void *arg);
 void gr_sig_intr_disarm_signals(struct gr_g *gp);
 
+/* Makes the handler installed for sig run with every signal blocked but the faults
+ * (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP), SIGCANCEL and SIGSETXID included, which
+ * glibc's sigaction leaves out of sa_mask.  Returns 0 or -EINVAL. */
+int gr_sig_handler_blocks_all(int sig);
+
 /* Makes gp notice a cancellation request: interrupts its interruptible wait (not one
  * only signals interrupt), signals the M of its system call, or kicks the M it runs on
  * with SIGCANCEL. */
@@ -190,6 +197,14 @@ static inline bool gr_altstack_running(const struct gr_m *mp)
  * -EFAULT, -EPERM (ss while on the alternate stack), -EINVAL (bad ss_flags), -ENOMEM
  * (ss_size below MINSIGSTKSZ), as the kernel. */
 int gr_altstack_set(const stack_t *ss, stack_t *old);
+
+/* After a handler that returned on mp though it began on another M: installs mp's own
+ * alternate stack again (the handler's sigreturn installed the other M's). */
+void gr_altstack_moved(struct gr_m *mp);
+
+/* In one of green's handlers, before it returns on mp: makes the frame's saved
+ * alternate stack mp's own, which sigreturn installs. */
+void gr_altstack_frame_own(struct gr_m *mp, ucontext_t *uc);
 
 /* ---- cancellation (cancel.c) ---- */
 

@@ -280,6 +280,8 @@ void gr_sig_deliver_pending(struct gr_g *gp)
 		struct gr_m *mp = gp->m; /* a handler may park: re-read per signal */
 		gr_sig_switch(mp, gp);
 		gr_syscall(SYS_tgkill, pid, mp->ktid, sig);
+		if (gp->m != mp && !gr_altstack_running(gp->m))
+			gr_altstack_moved(gp->m);
 	}
 	gp->sigrestart = restart;
 }
@@ -618,6 +620,7 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	if (gp && gr_g_schedulable(gp) && gp->tcb == tp) {
+		struct gr_m *entry_m = gp->m;
 		/* Before the look at the pending set: a sender that finds no kick on its way
 		 * sends another (seq_cst, against its own update of the set, then the load). */
 		atomic_store_explicit(&gp->xkick, false, memory_order_seq_cst);
@@ -637,12 +640,25 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 			} while (gp->kick_again);
 			gp->kick_frame = 0;
 		}
+		if (gp->m != entry_m) /* a handler moved the G: see altstack.c */
+			gr_altstack_frame_own(gp->m, uc);
 	}
 	int ch = atomic_load_explicit((_Atomic int *)((char *)tp + GR_PT_CANCELHANDLING),
 	                              memory_order_acquire);
 	if ((ch & 0x3b) == 0x0a) /* enabled, asynchronous, cancelled, not exiting */
 		gr_cancel_async();
 	GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
+}
+
+int gr_sig_handler_blocks_all(int sig)
+{
+	struct ksigaction ka;
+
+	if (gr_syscall4(SYS_rt_sigaction, sig, NULL, &ka, 8) != 0)
+		return -EINVAL;
+	ka.mask = ~(GR_SIGBIT(SIGSEGV) | GR_SIGBIT(SIGBUS) | GR_SIGBIT(SIGILL) |
+		    GR_SIGBIT(SIGFPE) | GR_SIGBIT(SIGTRAP));
+	return gr_syscall4(SYS_rt_sigaction, sig, &ka, NULL, 8) != 0 ? -EINVAL : 0;
 }
 
 /* A restorer that returns from a handler: glibc's own, borrowed from a disposition glibc

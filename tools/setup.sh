@@ -8,7 +8,7 @@
 # programs it measures).
 set -eu
 
-PACKAGES="build-essential libcriterion-dev libunwind-dev pkg-config $*"
+PACKAGES="build-essential libcriterion-dev libunwind-dev libgc-dev pkg-config $*"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "green: setup: not a Debian system (no dpkg-query); install by hand: $PACKAGES" >&2
