@@ -11,14 +11,9 @@ BUILD     ?= build
 SHARED_PROGS ?= ../shared/progs
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
-# Link-time optimisation inlines across the shim's files: a condition-variable hand-off
-# runs through some forty small functions in a dozen of them (about 10% of its cost).
-# Fat objects keep ordinary code too, for the unit tests linked without it.
-LTO       := -flto=auto -ffat-lto-objects
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
-             -D_GNU_SOURCE -DGR_DEBUG=$(DEBUG) -Ishim $(LTO) $(EXTRA_CFLAGS)
-LDFLAGS   := -shared -Wl,--version-script=interpose/exports.map -Wl,-z,now $(LTO) -O2 \
-             $(EXTRA_LDFLAGS)
+             -D_GNU_SOURCE -DGR_DEBUG=$(DEBUG) -Ishim $(EXTRA_CFLAGS)
+LDFLAGS   := -shared -Wl,--version-script=interpose/exports.map -Wl,-z,now $(EXTRA_LDFLAGS)
 LIBS      := -ldl -lpthread -lunwind
 
 SHIM_C    := $(wildcard shim/*.c)
@@ -65,7 +60,7 @@ $(BUILD)/obj:
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgreen_shim.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -fvisibility=hidden $(LTO),$(CFLAGS)) -Itests -o $@ $< $(BUILD)/libgreen_shim.a \
+	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) -Itests -o $@ $< $(BUILD)/libgreen_shim.a \
 		-lcriterion $(LIBS)
 
 $(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h

@@ -107,3 +107,23 @@ ParameterizedTest(int *pi, progs, native_vs_green, .timeout = 120)
 	gr_test_result_free(&green);
 	free(path);
 }
+
+/* skynet 6: a million threads in a 10-ary tree, under green only (natively it stops near
+ * vm.max_map_count).  The stack cache's every path runs here: per-P lists, the global
+ * list, and Gs recycled while their creators wait.  Regression: a build with link-time
+ * optimisation died with "an exited G was resumed" at every run, while skynet 5 and the
+ * rest of the suite passed. */
+Test(progs, skynet_million_green, .timeout = 120)
+{
+	char *path = gr_test_shared_prog("skynet");
+	const char *argv[] = {path, "6", NULL};
+	struct gr_test_result green = {0};
+
+	gr_test_need_lib();
+	gr_test_run_green(argv, 2, NULL, RUN_TIMEOUT_S, &green);
+	cr_log_info("skynet 6 MAXPROCS=2: green %.2f s", green.wall_s);
+	gr_test_assert_ok(&green);
+	gr_test_assert_value(&green, "check", "ok");
+	gr_test_result_free(&green);
+	free(path);
+}
