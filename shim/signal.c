@@ -625,7 +625,15 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 		 * sends another (seq_cst, against its own update of the set, then the load). */
 		atomic_store_explicit(&gp->xkick, false, memory_order_seq_cst);
 		uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-		if (gp->kick_frame && frame < gp->kick_frame) {
+		if (entry_m && atomic_load_explicit(&entry_m->xpin, memory_order_relaxed) ==
+				       GR_PIN_PINNED) {
+			/* Inside green, maybe holding a wait queue's lock: a handler run here
+			 * that blocks (Boehm GC's suspend handler waits in sigsuspend) left
+			 * the lock held and the other threads stuck behind it (gc_boehm hung
+			 * in about 1 run of 250 at MAXPROCS=2).  The signals stay pending:
+			 * the G takes them where it parks or resumes (park.c, proc.c), or at
+			 * the next kick. */
+		} else if (gp->kick_frame && frame < gp->kick_frame) {
 			/* Kicks sent faster than handlers run nested here without bound (a
 			 * pthread_kill storm overflowed the stack): the delivery in progress
 			 * further up takes this one's signals too.  Compared by depth, so a
