@@ -214,7 +214,7 @@ ParameterizedTest(int *n, signal, to_thread_blocked_in_lock, .timeout = 150)
 /* gc_boehm: Boehm GC's collector stops its 16 threads with pthread_kill and waits for each
  * handler's acknowledgement while most of them are blocked in pthread_mutex_lock.
  * Regression: libgc aborted at every run ("Signals delivery fails constantly").  Only
- * GREEN_MAXPROCS=1 here: with more Ps about 1 run in 200 still fails (a collection whose
+ * GREEN_MAXPROCS=1 here: with more Ps about 1 run in 800 still fails (a collection whose
  * acknowledgement never comes, or a crash); see docs/ARCHITECTURE.md. */
 Test(signal, boehm_gc_stops_threads, .timeout = 120)
 {
