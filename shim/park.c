@@ -251,11 +251,9 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 static int park_wait_signals(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
 			     void *arg, int64_t deadline, uint32_t bits, unsigned flags)
 {
-	struct gr_g *gp = gr_curg();
 	int r;
 
-	if (gr_g_schedulable(gp) && gr_sig_signal_due(gp))
-		gr_sig_deliver_pending(gp);
+	/* A signal already due is seen by the arm (park_unlock), which ends the wait at once. */
 	while ((r = park_wait(addr, may_sleep, arg, deadline, bits, flags, PARK_SIGNALS)) ==
 	       -EINTR)
 		;

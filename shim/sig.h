@@ -3,7 +3,6 @@
 #define GR_SIG_H
 
 #include <signal.h>
-
 #include <ucontext.h>
 
 #include "runtime.h"

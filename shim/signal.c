@@ -596,6 +596,37 @@ void gr_sig_resume(struct gr_g *gp)
 		gr_cancel_async();
 }
 
+/* SIGCANCEL's kick on gp, running on its M mp: deliver gp's pending signals. */
+static void kicked(struct gr_g *gp, struct gr_m *mp)
+{
+	/* Before the look at the pending set: a sender that finds no kick on its way sends
+	 * another (seq_cst, against its own update of the set, then the load). */
+	atomic_store_explicit(&gp->xkick, false, memory_order_seq_cst);
+	/* Inside green's pinned code, maybe holding a wait queue's lock: a handler run here
+	 * that blocks (Boehm GC's suspend handler waits in sigsuspend) left the lock held and
+	 * the other threads stuck behind it (gc_boehm hung in about 1 run of 250 at
+	 * MAXPROCS=2).  The signals stay pending: the G takes them where it parks or
+	 * resumes (park.c, proc.c), or at the next kick. */
+	if (mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED)
+		return;
+	/* Kicks sent faster than handlers run nested here without bound (a pthread_kill
+	 * storm overflowed the stack): one landing inside the delivery in progress further
+	 * up leaves its signals to it.  Compared by depth, so a handler that longjmp'd out
+	 * of a delivery leaves no stale claim above. */
+	uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+	if (gp->kick_frame && frame < gp->kick_frame) {
+		gp->kick_again = true;
+		return;
+	}
+	gp->kick_frame = frame;
+	do {
+		gp->kick_again = false;
+		if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
+			gr_sig_deliver_pending(gp);
+	} while (gp->kick_again);
+	gp->kick_frame = 0;
+}
+
 /* SIGCANCEL: green's kick (deliver the current G's pending signals) and glibc's
  * asynchronous cancellation (glibc: sigcancel_handler, which green replaces since it
  * interposes pthread_cancel). */
@@ -621,33 +652,7 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	}
 	if (gp && gr_g_schedulable(gp) && gp->tcb == tp) {
 		struct gr_m *entry_m = gp->m;
-		/* Before the look at the pending set: a sender that finds no kick on its way
-		 * sends another (seq_cst, against its own update of the set, then the load). */
-		atomic_store_explicit(&gp->xkick, false, memory_order_seq_cst);
-		uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-		if (entry_m && atomic_load_explicit(&entry_m->xpin, memory_order_relaxed) ==
-				       GR_PIN_PINNED) {
-			/* Inside green, maybe holding a wait queue's lock: a handler run here
-			 * that blocks (Boehm GC's suspend handler waits in sigsuspend) left
-			 * the lock held and the other threads stuck behind it (gc_boehm hung
-			 * in about 1 run of 250 at MAXPROCS=2).  The signals stay pending:
-			 * the G takes them where it parks or resumes (park.c, proc.c), or at
-			 * the next kick. */
-		} else if (gp->kick_frame && frame < gp->kick_frame) {
-			/* Kicks sent faster than handlers run nested here without bound (a
-			 * pthread_kill storm overflowed the stack): the delivery in progress
-			 * further up takes this one's signals too.  Compared by depth, so a
-			 * handler that longjmp'd out of one leaves no stale claim above. */
-			gp->kick_again = true;
-		} else {
-			gp->kick_frame = frame;
-			do {
-				gp->kick_again = false;
-				if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
-					gr_sig_deliver_pending(gp);
-			} while (gp->kick_again);
-			gp->kick_frame = 0;
-		}
+		kicked(gp, entry_m);
 		if (gp->m != entry_m) /* a handler moved the G: see altstack.c */
 			gr_altstack_frame_own(gp->m, uc);
 	}
