@@ -234,6 +234,17 @@ static bool newm(struct gr_p *pp, bool spinning)
 	return false;
 }
 
+static struct gr_m *timer_m(void)
+{
+	return atomic_load_explicit(&gr_sched.xtimer_m, memory_order_relaxed);
+}
+
+/* Requires gr_sched.lock. */
+static void set_timer_m(struct gr_m *mp)
+{
+	atomic_store_explicit(&gr_sched.xtimer_m, mp, memory_order_relaxed);
+}
+
 /* Go: startm.  Runs pp (an idle P if NULL) on an idle or new M.  With spinning, the
  * caller has already counted the M in xnmspinning. */
 static void startm(struct gr_p *pp, bool spinning)
@@ -251,14 +262,14 @@ static void startm(struct gr_p *pp, bool spinning)
 	}
 	/* Any idle M but the timer M, which keeps sleeping until the next timer. */
 	struct gr_m **l = &gr_sched.midle;
-	if (*l && *l == gr_sched.timer_m && (*l)->schedlink)
+	if (*l && *l == timer_m() && (*l)->schedlink)
 		l = &(*l)->schedlink;
 	struct gr_m *mp = *l;
 	if (mp) {
 		*l = mp->schedlink;
 		gr_sched.nmidle--;
-		if (gr_sched.timer_m == mp)
-			gr_sched.timer_m = NULL;
+		if (timer_m() == mp)
+			set_timer_m(NULL);
 		mp->nextp = pp;
 		mp->spinning = spinning;
 		mp->schedlink = (struct gr_m *)1; /* off the idle list; see stopm */
@@ -303,7 +314,7 @@ static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 	gr_sched.midle = mp;
 	gr_sched.nmidle++;
 	if (deadline) {
-		gr_sched.timer_m = mp;
+		set_timer_m(mp);
 		gr_sched.timer_m_until = deadline;
 	}
 	gr_unlock(&gr_sched.lock);
@@ -321,8 +332,8 @@ static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 				break;
 			}
 		}
-		if (gr_sched.timer_m == mp)
-			gr_sched.timer_m = NULL;
+		if (timer_m() == mp)
+			set_timer_m(NULL);
 		gr_unlock(&gr_sched.lock);
 		if (listed)
 			return NULL;
@@ -336,10 +347,10 @@ static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 void gr_proc_timer_added(int64_t when)
 {
 	gr_netpoll_timer_added(when); /* the M blocked in epoll may sleep past it */
-	if (!gr_sched.timer_m) /* racy hint: the timer M re-reads timers when it wakes */
+	if (!timer_m()) /* a hint: the timer M re-reads timers when it wakes */
 		return;
 	gr_lock(&gr_sched.lock);
-	struct gr_m *mp = gr_sched.timer_m;
+	struct gr_m *mp = timer_m();
 	if (!mp || gr_sched.timer_m_until <= when) {
 		gr_unlock(&gr_sched.lock);
 		return;
@@ -351,7 +362,7 @@ void gr_proc_timer_added(int64_t when)
 			break;
 		}
 	}
-	gr_sched.timer_m = NULL;
+	set_timer_m(NULL);
 	mp->nextp = NULL;
 	gr_unlock(&gr_sched.lock);
 	atomic_store_explicit(&mp->xwake, 1, memory_order_release);
@@ -1480,7 +1491,7 @@ void gr_proc_fork_child(struct gr_g *gp)
 	gr_sched.midle = NULL;
 	gr_sched.nmidle = 0;
 	gr_sched.mcount = 1;
-	gr_sched.timer_m = NULL;
+	set_timer_m(NULL);
 	gr_sched.timer_m_until = 0;
 	atomic_store_explicit(&gr_sched.xnmspinning, 0, memory_order_relaxed);
 	atomic_store_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);

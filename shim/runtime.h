@@ -340,7 +340,9 @@ struct gr_sched {
 	struct gr_m *midle;	/* idle Ms */
 	int nmidle;
 	int mcount;		/* Ms created */
-	struct gr_m *timer_m;	/* the idle M sleeping until the next timer, if any */
+	/* The idle M sleeping until the next timer, if any; read without the lock as a hint
+	 * (gr_proc_timer_added), so atomic, relaxed. */
+	struct gr_m *_Atomic xtimer_m;
 	int64_t timer_m_until;
 	/* Gs back from a blocking system call that found no P (gr_exitsyscall, a revoked M):
 	 * a FIFO every P takes from before its own queue, as the kernel runs a thread waking

@@ -44,11 +44,13 @@
 #define MAP_BATCH 16		   /* unguarded stacks mapped per mmap call */
 #define MAP_BATCH_MAX (64 << 20) /* ...when each is at most this large */
 
-/* Protected by cache_lock. */
+/* Protected by cache_lock.  The counts and the time are also read without the lock, as
+ * hints, so they are atomic (relaxed): a plain read outside the lock is a data race, and
+ * GCC may then reuse it after the lock is taken (its LTO build did, losing count). */
 static struct gr_lock cache_lock = GR_LOCK_INIT;
 static struct gr_g *global_free;
-static int nglobal_free;
-static int64_t last_global_take; /* monotonic ns */
+static _Atomic int xnglobal_free;
+static _Atomic int64_t xlast_global_take; /* monotonic ns */
 
 /* Protected by cache_lock: emptied mappings (address space only). */
 struct cold_map {
@@ -56,7 +58,20 @@ struct cold_map {
 	size_t size, guard;
 };
 static struct cold_map *cold;
-static int ncold, cold_cap;
+static _Atomic int xncold;
+static int cold_cap;
+
+/* A count read as a hint, or changed under its lock (which orders the changes). */
+static int count(_Atomic int *x)
+{
+	return atomic_load_explicit(x, memory_order_relaxed);
+}
+
+static void count_add_locked(_Atomic int *x, int d)
+{
+	atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
 
 static _Atomic int nguarded;
 static _Atomic bool warned_guard;
@@ -256,6 +271,7 @@ static void munmap_g(const struct cold_map *m)
 static bool cold_push(const struct cold_map *m)
 {
 	gr_lock(&cache_lock);
+	int ncold = count(&xncold);
 	if (ncold == cold_cap && ncold < COLD_MAX) {
 		int cap = cold_cap ? cold_cap * 2 : 1024;
 		struct cold_map *a = realloc(cold, cap * sizeof(*a));
@@ -265,8 +281,10 @@ static bool cold_push(const struct cold_map *m)
 		}
 	}
 	bool ok = ncold < cold_cap;
-	if (ok)
-		cold[ncold++] = *m;
+	if (ok) {
+		cold[ncold] = *m;
+		count_add_locked(&xncold, 1);
+	}
 	gr_unlock(&cache_lock);
 	return ok;
 }
@@ -367,11 +385,13 @@ static struct gr_g *take_cold(const struct gr_stack_req *req)
 	struct gr_g *gp = NULL;
 
 	gr_lock(&cache_lock);
+	int ncold = count(&xncold);
 	for (int i = ncold - 1; i >= 0 && i >= ncold - 4; i--) {
 		struct cold_map *c = &cold[i];
 		if (fits_map(c->size, c->guard, req)) {
 			struct cold_map m = *c;
-			*c = cold[--ncold];
+			*c = cold[ncold - 1];
+			count_add_locked(&xncold, -1);
 			gr_unlock(&cache_lock);
 			return place_g(m.base, m.size, m.guard);
 		}
@@ -386,7 +406,7 @@ static bool put_cold(struct gr_g *gp)
 {
 	struct cold_map m = {gp->map_base, gp->map_size, gp->guard_size};
 
-	if (ncold >= COLD_MAX) /* racy hint: cold_push decides */
+	if (count(&xncold) >= COLD_MAX) /* cold_push decides */
 		return false;
 	tid_release(gp);
 	gr_tls_fini(gp, true);
@@ -441,17 +461,18 @@ struct gr_g *gr_stack_alloc_g(struct gr_p *pp, const struct gr_stack_req *req)
 	} else {
 		if (pp && pp->gfree && (gp = take(&pp->gfree, req)))
 			pp->ngfree--;
-		if (!gp && nglobal_free) { /* racy hint; checked under the lock */
+		if (!gp && count(&xnglobal_free)) { /* checked under the lock */
 			gr_lock(&cache_lock);
 			if ((gp = take(&global_free, req))) {
-				nglobal_free--;
-				last_global_take = gr_nanotime();
+				count_add_locked(&xnglobal_free, -1);
+				atomic_store_explicit(&xlast_global_take, gr_nanotime(),
+						      memory_order_relaxed);
 			}
 			gr_unlock(&cache_lock);
 		}
 		if (gp)
 			return recycle(gp);
-		if (!(ncold && (gp = take_cold(req))) && !(gp = map_g(req)))
+		if (!(count(&xncold) && (gp = take_cold(req))) && !(gp = map_g(req)))
 			return NULL;
 	}
 	if (gr_tls_init(gp, gp->tcb) != 0) {
@@ -466,13 +487,15 @@ void gr_stack_scavenge(int64_t now)
 {
 	struct gr_g *batch = NULL;
 
-	if (nglobal_free <= GLOBAL_KEEP || now - last_global_take < SCAVENGE_QUIET_NS)
-		return; /* racy hints; checked under the lock */
+	if (count(&xnglobal_free) <= GLOBAL_KEEP ||
+	    now - atomic_load_explicit(&xlast_global_take, memory_order_relaxed) <
+		    SCAVENGE_QUIET_NS)
+		return; /* checked under the lock */
 	gr_lock(&cache_lock);
-	for (int i = 0; i < SCAVENGE_BATCH && nglobal_free > GLOBAL_KEEP; i++) {
+	for (int i = 0; i < SCAVENGE_BATCH && count(&xnglobal_free) > GLOBAL_KEEP; i++) {
 		struct gr_g *gp = global_free;
 		global_free = gp->schedlink;
-		nglobal_free--;
+		count_add_locked(&xnglobal_free, -1);
 		gp->schedlink = batch;
 		batch = gp;
 	}
@@ -499,12 +522,12 @@ void gr_stack_free_g(struct gr_p *pp, struct gr_g *gp)
 		pp->ngfree++;
 		return;
 	}
-	if (nglobal_free < GLOBAL_MAX) { /* racy hint; checked under the lock */
+	if (count(&xnglobal_free) < GLOBAL_MAX) { /* checked under the lock */
 		gr_lock(&cache_lock);
-		if (nglobal_free < GLOBAL_MAX) {
+		if (count(&xnglobal_free) < GLOBAL_MAX) {
 			gp->schedlink = global_free;
 			global_free = gp;
-			nglobal_free++;
+			count_add_locked(&xnglobal_free, 1);
 			gp = NULL;
 		}
 		gr_unlock(&cache_lock);
@@ -520,7 +543,7 @@ void gr_stack_fork_child(struct gr_g *gp)
 	/* Another M may have held the lock mid-update: drop (leak) the global cache. */
 	cache_lock = (struct gr_lock)GR_LOCK_INIT;
 	global_free = NULL;
-	nglobal_free = 0;
+	atomic_store_explicit(&xnglobal_free, 0, memory_order_relaxed);
 	tid_lock = (struct gr_lock)GR_LOCK_INIT;
 
 	/* The child's one thread has the child's pid as its tid (glibc's fork stored it in

@@ -36,10 +36,22 @@
 
 #define MAX_DONORS 4096
 
-/* Protected by donor_lock: copies of libc TLS blocks of unmapped Gs. */
+/* Protected by donor_lock: copies of libc TLS blocks of unmapped Gs.  xndonors is also
+ * read without the lock as a hint, so it is atomic (see stack.c's cache counts). */
 static struct gr_lock donor_lock = GR_LOCK_INIT;
 static void *donors[MAX_DONORS];
-static int ndonors;
+static _Atomic int xndonors;
+
+static int ndonors(void)
+{
+	return atomic_load_explicit(&xndonors, memory_order_relaxed);
+}
+
+/* Requires donor_lock. */
+static void set_ndonors_locked(int n)
+{
+	atomic_store_explicit(&xndonors, n, memory_order_relaxed);
+}
 
 void gr_tls_on_m(void (*fn)(void *), void *arg)
 {
@@ -132,10 +144,13 @@ int gr_tls_init(struct gr_g *gp, void *tcb)
 	gr_tls_on_m(call_allocate_tls, &a);
 	if (!a.ret)
 		return -EAGAIN;
-	if (ndonors) { /* racy hint; checked again under the lock */
+	if (ndonors()) { /* checked again under the lock */
 		gr_lock(&donor_lock);
-		if (ndonors)
-			donor = donors[--ndonors];
+		int n = ndonors();
+		if (n) {
+			donor = donors[n - 1];
+			set_ndonors_locked(n - 1);
+		}
 		gr_unlock(&donor_lock);
 	}
 	if (donor) {
@@ -150,11 +165,13 @@ void gr_tls_fini(struct gr_g *gp, bool donate)
 {
 	void *copy = NULL;
 
-	if (donate && ndonors < MAX_DONORS && (copy = malloc(gr_glibc.libc_tls_size))) {
+	if (donate && ndonors() < MAX_DONORS && (copy = malloc(gr_glibc.libc_tls_size))) {
 		memcpy(copy, libc_block(gp->tcb), gr_glibc.libc_tls_size);
 		gr_lock(&donor_lock);
-		if (ndonors < MAX_DONORS) {
-			donors[ndonors++] = copy;
+		int n = ndonors();
+		if (n < MAX_DONORS) {
+			donors[n] = copy;
+			set_ndonors_locked(n + 1);
 			copy = NULL;
 		}
 		gr_unlock(&donor_lock);
