@@ -381,18 +381,22 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	struct gr_g *gp = gr_getg();
 	struct gr_m *mp = gp && gp->magic == GR_G_MAGIC && !gp->foreign ? gp->m : NULL;
 	uint32_t want = mp ? atomic_exchange_explicit(&mp->xpreempt, 0, memory_order_acquire) : 0;
+	uint32_t pless =
+		mp ? atomic_exchange_explicit(&mp->xpreempt_pless, 0, memory_order_acquire) : 0;
 
-	if (!want) {
+	if (!want && !pless) {
 		chain(sig, si, ucv);
 		errno = saved_errno;
 		return;
 	}
 	struct gr_p *pp = mp->p;
-	uint32_t user = GR_PIN_USER;
+	uint32_t from = pless ? GR_PIN_REVOKED : GR_PIN_USER;
 	/* Pinned while the handler runs: no revocation under it, and the interposed calls the
-	 * unwinder makes (write, to probe memory) do not hand the P off (gr_entersyscall). */
-	if (gr_g_schedulable(gp) && mp->curg == gp && pp && pp->schedtick + 1 == want &&
-	    atomic_compare_exchange_strong_explicit(&mp->xpin, &user, GR_PIN_PINNED,
+	 * unwinder makes (write, to probe memory) neither hand the P off nor end a P-less
+	 * run (gr_entersyscall). */
+	if (gr_g_schedulable(gp) && mp->curg == gp &&
+	    (pless ? mp->pless && !mp->pless_call : pp && pp->schedtick + 1 == want) &&
+	    atomic_compare_exchange_strong_explicit(&mp->xpin, &from, GR_PIN_PINNED,
 						    memory_order_acquire, memory_order_relaxed)) {
 		if (safe_point(gp, ucv)) {
 			redirect(ucv);
@@ -400,24 +404,35 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 			gr_stat_inc(&gr_sysmon_stats.xpreempt_unsafe);
 			gp->preempt_deferred = true;
 		}
-		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
+		atomic_store_explicit(&mp->xpin, pless ? GR_PIN_REVOKED : GR_PIN_USER,
+				      memory_order_release);
 	}
 	errno = saved_errno;
 }
 
 /* ---- requests (sysmon) ------------------------------------------------------------- */
 
-void gr_preempt_request(struct gr_m *mp, uint32_t tick)
+/* Release: pairs with the handler's acquire exchange.  A request still unconsumed means a
+ * signal is on its way (or pending while the M blocks it): that signal will find this
+ * request, and a second one would reach the program's own handler. */
+static void request(struct gr_m *mp, _Atomic uint32_t *slot, uint32_t val)
 {
-	if (!preempt_sig || tick + 1 == 0)
-		return;
-	/* Release: pairs with the handler's acquire exchange.  A request still unconsumed
-	 * means a signal is on its way (or pending while the M blocks it): that signal will
-	 * find this request, and a second one would reach the program's own handler. */
-	if (atomic_exchange_explicit(&mp->xpreempt, tick + 1, memory_order_acq_rel) != 0)
+	if (atomic_exchange_explicit(slot, val, memory_order_acq_rel) != 0)
 		return;
 	gr_stat_inc(&gr_sysmon_stats.xpreempt_requests);
 	gr_syscall(SYS_tgkill, self_pid, mp->ktid, preempt_sig);
+}
+
+void gr_preempt_request(struct gr_m *mp, uint32_t tick)
+{
+	if (preempt_sig && tick + 1 != 0)
+		request(mp, &mp->xpreempt, tick + 1);
+}
+
+void gr_preempt_request_pless(struct gr_m *mp)
+{
+	if (preempt_sig)
+		request(mp, &mp->xpreempt_pless, 1);
 }
 
 /* A G that waited in a run queue may have been sent signals meanwhile: nobody kicked it

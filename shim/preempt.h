@@ -33,6 +33,10 @@ int gr_preempt_signal(void);
  * call that found no P (gr_sysmon_sysret). */
 void gr_preempt_request(struct gr_m *mp, uint32_t tick);
 
+/* Asks mp, whose G runs without a P (proc.c's P-less runs), to stop it and wait for a P,
+ * in the same way.  sysmon. */
+void gr_preempt_request_pless(struct gr_m *mp);
+
 /* Brings the table of code ranges that are never preempted (libc, ld.so, green itself,
  * the unwinder) up to date with the loaded objects.  sysmon only; cheap when nothing was
  * loaded or unloaded since the last call. */

@@ -965,13 +965,23 @@ static void switch_to_g0_pinned(struct gr_g *gp, enum gr_switch_op op)
 	gr_proc_complete_prev();
 }
 
-/* The running M lost its P to sysmon.  Returns holding a P, pinned, maybe on another M. */
+static void pless_end(struct gr_m *mp);
+static void pless_call_close(struct gr_g *gp);
+
+/* The running M lost its P to sysmon, or runs its G without one (a P-less run).  Returns
+ * holding a P, pinned, maybe on another M. */
 static void revoked_return(struct gr_g *gp)
 {
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp;
 
-	gr_stat_inc(&gr_sysmon_stats.xrevoked_returns);
+	if (mp->pless) {
+		if (mp->pless_call) /* a cancellation unwound out of the call */
+			pless_call_close(gp);
+		pless_end(mp);
+	} else {
+		gr_stat_inc(&gr_sysmon_stats.xrevoked_returns);
+	}
 	mp->p = NULL; /* sysmon handed it over; pp->m is no longer us */
 	atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed);
 	if ((pp = pidleget())) {
@@ -1294,12 +1304,83 @@ static struct gr_p *syscall_p_take(struct gr_m *mp)
 	return NULL;
 }
 
+/*
+ * P-less runs (*differs from Go*).  A G back from a call that finds no P, instead of
+ * queueing and waiting for a P, goes on running the program on its own M without one, as
+ * the kernel runs a native thread back from I/O at once; its M's xpin reads REVOKED, as
+ * after a revocation, so the next entry into green that needs a P takes an idle one or
+ * queues the G.  Wrapped calls need no P: one made meanwhile runs as a bracket of its
+ * own (xsyscall set, so signals reach the M as in any call) and takes an idle P on the
+ * way out if there is one.  So a G that alternates short stretches of the program with
+ * blocking calls (8 fsync writers beside 8 compute threads) never waits for a P, and the
+ * computing Gs keep theirs: each fsync had cost a P hand-off and a second kernel wake-up.
+ * GREEN_MAXPROCS then bounds the Gs running with a P; a G running without one for
+ * GR_PLESS_RUN_NS is preempted by sysmon (the preemption signal) and waits for a P.
+ */
+static void pless_begin(struct gr_m *mp)
+{
+	gr_stat_inc(&gr_sysmon_stats.xpless_runs);
+	mp->pless = true;
+	atomic_fetch_add_explicit(&gr_sched.xnpless, 1, memory_order_relaxed);
+	int64_t now = gr_nanotime();
+	atomic_store_explicit(&mp->xpless_since, now, memory_order_relaxed);
+	/* Release: the G's later pins see the state above. */
+	atomic_store_explicit(&mp->xpin, GR_PIN_REVOKED, memory_order_release);
+	gr_sysmon_pless(now);
+}
+
+static void pless_end(struct gr_m *mp)
+{
+	mp->pless = false;
+	atomic_store_explicit(&mp->xpless_since, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&gr_sched.xnpless, 1, memory_order_relaxed);
+}
+
+static void pless_call_enter(struct gr_g *gp)
+{
+	struct gr_m *mp = gp->m;
+
+	stop_clock(gp);
+	mp->pless_call = true;
+	atomic_store_explicit(&mp->xpless_since, 0, memory_order_relaxed);
+	/* Seq_cst: a pthread_kill sender reads it to signal this M (signal.c). */
+	atomic_store_explicit(&gp->xsyscall, mp->ktid, memory_order_seq_cst);
+}
+
+static void pless_call_close(struct gr_g *gp)
+{
+	gr_sig_syscall_leave(gp);
+	gp->m->pless_call = false;
+}
+
+static void pless_call_leave(struct gr_g *gp)
+{
+	struct gr_m *mp = gp->m;
+	struct gr_p *pp;
+
+	pless_call_close(gp);
+	gp->run_since = gr_arch_cputicks();
+	if (atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed) && (pp = pidleget())) {
+		pless_end(mp);
+		atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed);
+		acquirep(mp, pp);
+		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&mp->xpless_since, gr_nanotime(), memory_order_relaxed);
+}
+
 void gr_entersyscall(void)
 {
 	struct gr_g *gp = gr_getg();
 
 	if (!gr_g_schedulable(gp))
 		return;
+	if (gp->m->pless &&
+	    atomic_load_explicit(&gp->m->xpin, memory_order_relaxed) == GR_PIN_REVOKED) {
+		pless_call_enter(gp);
+		return;
+	}
 	/* Pinned until gr_exitsyscall: an M in a wrapped call is retake's, not revocation's.
 	 * Already pinned (the preemption handler, whose unwinder calls write): a plain call. */
 	if (!pin(gp))
@@ -1345,8 +1426,11 @@ static void exitsyscall(struct gr_g *gp, bool deliver)
 	struct gr_m *mp = gp->m;
 	struct gr_p *pp = mp->oldp;
 	int st = GR_P_SYSCALL;
-	if (!pp) /* not in a call: found pinned, or a cancellation unwound out of it */
+	if (!pp) { /* not in a call: found pinned, or a cancellation unwound out of it */
+		if (mp->pless_call)
+			pless_call_leave(gp);
 		return;
+	}
 	gr_sig_syscall_leave(gp);
 	mp->oldp = NULL;
 	gp->run_since = gr_arch_cputicks();
@@ -1363,6 +1447,10 @@ static void exitsyscall(struct gr_g *gp, bool deliver)
 	if ((pp = pidleget()) || (pp = syscall_p_take(mp))) {
 		acquirep(mp, pp);
 		unpin(gp, true);
+		return;
+	}
+	if (deliver) {
+		pless_begin(mp);
 		return;
 	}
 	switch_to_g0_pinned(gp, GR_OP_SYSCALL_QUEUE); /* resumes unpinned */
@@ -1383,7 +1471,9 @@ void gr_exitsyscall(void)
 
 void gr_proc_fix_syscall(struct gr_g *gp)
 {
-	if (__builtin_expect(gp->m && gp->m->oldp != NULL && gp->m->curg == gp, 0))
+	if (__builtin_expect(gp->m && (gp->m->oldp != NULL || gp->m->pless_call) &&
+				     gp->m->curg == gp,
+			     0))
 		exitsyscall(gp, false);
 }
 
@@ -1486,6 +1576,7 @@ void gr_proc_fork_child(struct gr_g *gp)
 	atomic_store_explicit(&gr_sched.xrunqsize, 0, memory_order_relaxed);
 	gr_sched.sysret_head = NULL;
 	atomic_store_explicit(&gr_sched.xnsysret, 0, memory_order_relaxed);
+	atomic_store_explicit(&gr_sched.xnpless, 0, memory_order_relaxed);
 	gr_sched.pidle = NULL;
 	atomic_store_explicit(&gr_sched.xnpidle, 0, memory_order_relaxed);
 	gr_sched.midle = NULL;
@@ -1519,6 +1610,8 @@ void gr_proc_fork_child(struct gr_g *gp)
 	mp->oldp = NULL;
 	mp->nextp = NULL;
 	mp->schedlink = NULL;
+	mp->pless = mp->pless_call = false;
+	atomic_store_explicit(&mp->xpless_since, 0, memory_order_relaxed);
 	mp->ktid = (pid_t)gr_syscall(SYS_gettid, 0, 0, 0);
 	if (mp->g0->tcb == mp->kernel_tcb)
 		mp->g0->tid = mp->ktid;

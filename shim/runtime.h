@@ -253,14 +253,28 @@ struct gr_m {
 	 * xpreempt: sysmon's request that the G running on this M yield: the P's schedtick
 	 *   sysmon saw, plus one (0: none).  sysmon stores it (release) before tgkill; the
 	 *   signal handler exchanges it with 0 on this M, so a SIGURG that finds 0 is the
-	 *   program's own.
+	 *   program's own.  xpreempt_pless: the same for a G running without a P (1: asked).
 	 * xpin: whether sysmon may revoke this M's P (GR_PIN_*).  The M pins its P (CAS
 	 *   USER -> PINNED) at every scheduler entry that uses mp->p and unpins it when it
 	 *   returns to the program; sysmon CASes USER -> REVOKED when it finds the M asleep
 	 *   in the kernel where no hook saw it.  g0 always runs pinned. */
 	_Atomic uint32_t xpreempt;
+	_Atomic uint32_t xpreempt_pless;
 	_Atomic uint32_t xpin;
+
+	/* P-less runs (proc.c): owned by this M.  pless: its G came back from a call, found
+	 * no P and went on running without one (xpin is REVOKED meanwhile, so the next entry
+	 * into green that needs a P takes one or queues the G); pless_call: that G is inside
+	 * a wrapped call.  xpless_since: when the G last resumed the program without a P
+	 * (gr_nanotime), 0 otherwise; sysmon reads it to preempt a G that computes without
+	 * a P for GR_PLESS_RUN_NS, asking again PREEMPT_RETRY_NS after a refusal. */
+	bool pless, pless_call;
+	_Atomic int64_t xpless_since;
+	int64_t pless_asked; /* sysmon's own: when it last asked such a G to yield */
 };
+
+/* How long a G may run the program without a P before sysmon preempts it. */
+#define GR_PLESS_RUN_NS 1000000
 
 /* gr_m.xpin states. */
 enum { GR_PIN_USER = 0, GR_PIN_PINNED, GR_PIN_REVOKED };
@@ -353,6 +367,7 @@ struct gr_sched {
 	_Atomic int xnsysret;
 
 	_Atomic int xnmspinning; /* Ms spinning for work */
+	_Atomic int xnpless;	 /* Ms running a G without a P (gr_m.pless) */
 	struct gr_m *_Atomic xallm; /* every M ever created (signal.c walks it); push only */
 
 	/* Read-only after init. */

@@ -23,6 +23,9 @@
  * (gr_sysmon_sysret wakes it when it sleeps longer).  A native thread
  * waking from I/O runs almost at once; without this such a G waited for a 10 ms slice.
  *
+ * P-less runs (pless_check): a G that came back from a call without a P and runs on
+ * without one (proc.c) gets a preemption request once it has computed for 1 ms.
+ *
  * Revocation (revoke_check): a RUNNING P whose M sleeps in the kernel where no hook saw it
  * (glibc's internal locks, raw syscalls) is taken from it; see the comment there.
  *
@@ -444,6 +447,42 @@ void gr_sysmon_owed(void)
 	gr_futex_wake(&xkick, 1);
 }
 
+/* Gs running without a P (proc.c's P-less runs) for GR_PLESS_RUN_NS get a preemption
+ * request; *next is lowered to when the next one will have run that long. */
+static void pless_check(int64_t now, int64_t *next)
+{
+	if (!atomic_load_explicit(&gr_sched.xnpless, memory_order_relaxed))
+		return;
+	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
+	     mp = mp->alllink) {
+		int64_t since = atomic_load_explicit(&mp->xpless_since, memory_order_relaxed);
+		if (!since)
+			continue;
+		if (now - since < GR_PLESS_RUN_NS) {
+			if (since + GR_PLESS_RUN_NS < *next)
+				*next = since + GR_PLESS_RUN_NS;
+			continue;
+		}
+		int64_t again = mp->pless_asked + PREEMPT_RETRY_NS;
+		if (mp->pless_asked < since || now >= again) {
+			gr_stat_inc(&gr_sysmon_stats.xpless_preempts);
+			gr_preempt_request_pless(mp);
+			mp->pless_asked = now;
+			again = now + PREEMPT_RETRY_NS;
+		}
+		if (again < *next)
+			*next = again;
+	}
+}
+
+void gr_sysmon_pless(int64_t now)
+{
+	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <= now + GR_PLESS_RUN_NS)
+		return;
+	atomic_store_explicit(&xkick, 1, memory_order_relaxed);
+	gr_futex_wake(&xkick, 1);
+}
+
 /* Returns the number of Ps retaken; *next is lowered to when sysmon should look again
  * (the next preemption deadline, or soon while a P is in a call and Gs wait). */
 static int retake(int64_t now, int64_t *next)
@@ -475,6 +514,7 @@ static int retake(int64_t now, int64_t *next)
 			watch[i].running = true;
 		}
 	}
+	pless_check(now, next);
 	if (atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed)) {
 		preempt_for_sysret(now);
 		if (*next > now + SYSRET_TICK_NS)
@@ -625,12 +665,14 @@ __attribute__((destructor)) static void sysmon_stats_dump(void)
 		return;
 	snprintf(buf, sizeof(buf),
 		 "green: sysmon: syscalls=%lu lost_p=%lu retakes=%lu syscall_takes=%lu handoffs=%lu "
-		 "revocations=%lu revoked_returns=%lu preempt_requests=%lu preemptions=%lu "
-		 "preempt_unsafe=%lu owed_wakes=%lu locked_waits=%lu\n",
+		 "revocations=%lu revoked_returns=%lu pless_runs=%lu pless_preempts=%lu "
+		 "preempt_requests=%lu preemptions=%lu preempt_unsafe=%lu owed_wakes=%lu "
+		 "locked_waits=%lu\n",
 		 (unsigned long)s->xsyscalls, (unsigned long)s->xsyscall_lost_p,
 		 (unsigned long)s->xretakes, (unsigned long)s->xsyscall_takes,
 		 (unsigned long)s->xhandoffs,
 		 (unsigned long)s->xrevocations, (unsigned long)s->xrevoked_returns,
+		 (unsigned long)s->xpless_runs, (unsigned long)s->xpless_preempts,
 		 (unsigned long)s->xpreempt_requests, (unsigned long)s->xpreemptions,
 		 (unsigned long)s->xpreempt_unsafe, (unsigned long)s->xowed_wakes,
 		 (unsigned long)s->xlocked_waits);

@@ -14,6 +14,10 @@ int gr_sysmon_start(void);
  * Any thread with a G or on g0. */
 void gr_sysmon_sysret(void);
 
+/* The running M's G goes on without a P from now (gr_nanotime) (proc.c's P-less runs):
+ * sysmon must look within GR_PLESS_RUN_NS. */
+void gr_sysmon_pless(int64_t now);
+
 /* A P deferred a wake-up (proc.c, wakep_deferred): wakes sysmon if it sleeps longer than
  * its owed-wake-up tick.  Called after the seq_cst store of the P's xwakeowed. */
 void gr_sysmon_owed(void);
@@ -40,6 +44,8 @@ struct gr_sysmon_stats {
 	_Atomic uint64_t xhandoffs;	     /* Ps given to another M (retakes + revocations) */
 	_Atomic uint64_t xrevocations;	     /* Ps taken from Ms asleep where no hook saw */
 	_Atomic uint64_t xrevoked_returns;   /* revoked Ms that came back into green */
+	_Atomic uint64_t xpless_runs;	     /* Gs back from calls that ran on without a P */
+	_Atomic uint64_t xpless_preempts;    /* ... that sysmon preempted for running long */
 	_Atomic uint64_t xpreempt_requests;  /* preemption signals sent */
 	_Atomic uint64_t xpreemptions;	     /* Gs that yielded through the preemption stub */
 	_Atomic uint64_t xpreempt_unsafe;    /* requests refused: not at a safe point */

@@ -97,3 +97,32 @@ Test(syscall, fsync_mix_runs, .timeout = 90)
 	}
 	free(path);
 }
+
+/* A G back from a call while a compute G holds the only P runs on without one (proc.c's
+ * P-less runs): a signal still ends its next wrapped call (sigsuspend) as natively, and
+ * sysmon preempts it once it computes for GR_PLESS_RUN_NS.  Before, the G waited in a
+ * queue for a P, and 8 fsync writers beside 8 compute threads made the Ps change hands at
+ * each fsync (compute at 0.56 of native). */
+Test(syscall, pless_run, .timeout = 60)
+{
+	char *path = gr_test_prog("syscall_pless");
+	const char *argv[] = {path, "30", NULL};
+	const char *env[] = {"GREEN_SYSMON_STATS=1", NULL};
+	struct gr_test_result native = {0}, green = {0};
+
+	gr_test_need_lib();
+	gr_test_run_both(argv, 1, env, 30.0, &native, &green);
+	gr_test_assert_ok(&native);
+	gr_test_assert_ok(&green);
+	cr_assert_str_eq(green.out, native.out, "green printed\n%s\nnative printed\n%s", green.out,
+			 native.out);
+	char *runs = gr_test_value(green.err, "pless_runs");
+	char *preempts = gr_test_value(green.err, "pless_preempts");
+	cr_assert(runs && atol(runs) >= 1, "no P-less run:\n%s", green.err);
+	cr_assert(preempts && atol(preempts) >= 1, "no P-less preemption:\n%s", green.err);
+	free(runs);
+	free(preempts);
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}
