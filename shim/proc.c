@@ -40,6 +40,7 @@
 #include "fd.h"
 #include "glibc.h"
 #include "netpoll.h"
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "runq.h"
@@ -771,7 +772,7 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	GR_DASSERT(atomic_load_explicit(&gp->xstatus, memory_order_relaxed) == GR_G_RUNNABLE);
 	atomic_store_explicit(&gp->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	gp->m = mp;
-	gr_sig_kick_moved(gp);
+	gr_sig_resumed(mp, gp);
 	mp->curg = gp;
 	gp->run_since = gr_arch_cputicks();
 	/* From here until the G pins again the M does not touch pp: sysmon may revoke it.
@@ -926,7 +927,7 @@ static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
 		atomic_store_explicit(&pp->xhandoffs, handoff, memory_order_relaxed);
 	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	next->m = mp;
-	gr_sig_kick_moved(next);
+	gr_sig_resumed(mp, next);
 	next->run_since = now;
 	mp->curg = next;
 	mp->prevg = gp;
@@ -1315,7 +1316,8 @@ static struct gr_p *syscall_p_take(struct gr_m *mp)
  * blocking calls (8 fsync writers beside 8 compute threads) never waits for a P, and the
  * computing Gs keep theirs: each fsync had cost a P hand-off and a second kernel wake-up.
  * GREEN_MAXPROCS then bounds the Gs running with a P; a G running without one for
- * GR_PLESS_RUN_NS is preempted by sysmon (the preemption signal) and waits for a P.
+ * GR_PLESS_RUN_NS is preempted by sysmon (the preemption signal) and waits for a P.  With
+ * preemption off (GREEN_PREEMPT=0) nothing could bound such a run: the G queues instead.
  */
 static void pless_begin(struct gr_m *mp)
 {
@@ -1326,7 +1328,7 @@ static void pless_begin(struct gr_m *mp)
 	atomic_store_explicit(&mp->xpless_since, now, memory_order_relaxed);
 	/* Release: the G's later pins see the state above. */
 	atomic_store_explicit(&mp->xpin, GR_PIN_REVOKED, memory_order_release);
-	gr_sysmon_pless(now);
+	gr_sysmon_look_within(now, GR_PLESS_RUN_NS);
 }
 
 static void pless_end(struct gr_m *mp)
@@ -1449,7 +1451,7 @@ static void exitsyscall(struct gr_g *gp, bool deliver)
 		unpin(gp, true);
 		return;
 	}
-	if (deliver) {
+	if (deliver && gr_preempt_enabled()) { /* sysmon can bound the run */
 		pless_begin(mp);
 		return;
 	}

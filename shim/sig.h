@@ -63,11 +63,25 @@ static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 		gr_sig_setmask_m(mp, want);
 }
 
-/* gp starts running on an M: a kick sent to wherever it ran before is not its own. */
-static inline void gr_sig_kick_moved(struct gr_g *gp)
+/* Marks mp for sysmon's look (gr_m.xsig_recheck).  Async-signal-safe. */
+void gr_sig_recheck_m(struct gr_m *mp);
+
+/* sysmon: kicks each marked M that runs the program again; *next is lowered to when to
+ * look at those still inside green. */
+void gr_sig_recheck(int64_t now, int64_t *next);
+
+/* gp starts running on mp: a kick sent to wherever it ran before is not its own, and
+ * signals made pending while it was off an M (nobody kicks a G in a run queue) need a
+ * kick once it runs the program: it may resume inside green and return to a loop that
+ * never calls green again. */
+static inline void gr_sig_resumed(struct gr_m *mp, struct gr_g *gp)
 {
 	if (__builtin_expect(atomic_load_explicit(&gp->xkick, memory_order_relaxed), 0))
 		atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
+	if (__builtin_expect(atomic_load_explicit(&gp->xsigpend, memory_order_relaxed) &
+				     ~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed),
+			     0))
+		gr_sig_recheck_m(mp);
 }
 
 /* An M back on g0 (from execute, and before it sleeps in stopm) blocks at least every

@@ -78,6 +78,8 @@
 #include "sig.h"
 #include "sigblocked.h"
 #include "stack.h"
+#include "sysmon.h"
+#include "timer.h"
 
 #define ALL_BLOCKED (~0ull & ~GR_SIG_UNBLOCKABLE)
 
@@ -93,6 +95,11 @@ struct ksigaction {
  * in a fork child the G that forked.  Written at init and in a fork child. */
 static struct gr_g *sig_main;
 #define SIG_SYSMON_NS 1000000 /* gr_sig_sysmon looks at most this often */
+
+/* Ms marked for gr_sig_recheck (gr_m.xsig_recheck): raised by the marker, lowered by
+ * sysmon as it clears a mark. */
+static _Atomic int xnrecheck;
+#define SIG_RECHECK_NS 200000 /* sysmon looks at marked Ms this often */
 
 _Atomic uint64_t gr_sig_kernel_open;
 
@@ -239,6 +246,8 @@ void gr_sig_fork_child(struct gr_g *gp)
 	atomic_store_explicit(&gp->xsyscall, 0, memory_order_relaxed);
 	atomic_store_explicit(&gp->xkick, false, memory_order_relaxed); /* not inherited */
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
+	atomic_store_explicit(&xnrecheck, 0, memory_order_relaxed);
+	atomic_store_explicit(&gp->m->xsig_recheck, false, memory_order_relaxed);
 }
 
 bool gr_sig_signal_due(struct gr_g *gp)
@@ -606,9 +615,11 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 	 * that blocks (Boehm GC's suspend handler waits in sigsuspend) left the lock held and
 	 * the other threads stuck behind it (gc_boehm hung in about 1 run of 250 at
 	 * MAXPROCS=2).  The signals stay pending: the G takes them where it parks or
-	 * resumes (park.c, proc.c), or at the next kick. */
-	if (mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED)
+	 * resumes (park.c, proc.c), or sysmon kicks again once it runs the program. */
+	if (mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED) {
+		gr_sig_recheck_m(mp);
 		return;
+	}
 	/* Kicks sent faster than handlers run nested here without bound (a pthread_kill
 	 * storm overflowed the stack): one landing inside the delivery in progress further
 	 * up leaves its signals to it.  Compared by depth, so a handler that longjmp'd out
@@ -647,6 +658,10 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 		k |= b | mp->sigmask;
 		memcpy(&ctx->uc_sigmask, &k, sizeof(k));
 		__atomic_store_n(&mp->sigmask, k, __ATOMIC_RELEASE);
+		/* A G on g0's TCB for a moment (gr_tls_on_m: TLS allocation, fork) gets its
+		 * kick here: have sysmon kick again once it is back on its own. */
+		if (__atomic_load_n(&mp->curg, __ATOMIC_RELAXED))
+			gr_sig_recheck_m(mp);
 		GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
 		return;
 	}
@@ -745,6 +760,48 @@ void gr_sig_sysmon(int64_t now)
 		      * si_codes (sigqueue's, timers'): kill's and alarm's go as tgkill's */
 			gr_sig_kill(gp, sig,
 				    info.si_code < 0 && info.si_code != SI_TKILL ? &info : NULL);
+	}
+}
+
+/*
+ * Signals left pending on a running G.  A kick that lands while its G is in pinned green
+ * code leaves the signals (kicked(), above), and nobody kicks a G that waits in a run
+ * queue; such a G may go back to a loop in the program that never calls green again (a
+ * thread spinning until its handler sets a flag; Boehm GC's collector waiting for every
+ * thread's acknowledgement).  Its M is marked, and sysmon kicks it once it is unpinned,
+ * running the program; the kick delivers whatever its G has pending (nothing, if the G
+ * took its signals meanwhile: a park, a preemption), and a kick that finds it pinned again
+ * marks it again.  Ms live for good, so sysmon never reads a G that may be gone.
+ */
+void gr_sig_recheck_m(struct gr_m *mp)
+{
+	if (atomic_exchange_explicit(&mp->xsig_recheck, true, memory_order_acq_rel))
+		return;
+	atomic_fetch_add_explicit(&xnrecheck, 1, memory_order_release);
+	gr_sysmon_look_within(gr_nanotime(), SIG_RECHECK_NS);
+}
+
+void gr_sig_recheck(int64_t now, int64_t *next)
+{
+	if (!atomic_load_explicit(&xnrecheck, memory_order_acquire))
+		return;
+	pid_t pid = getpid_raw();
+	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
+	     mp = mp->alllink) {
+		if (!atomic_load_explicit(&mp->xsig_recheck, memory_order_acquire))
+			continue;
+		bool running = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) != NULL;
+		if (running &&
+		    atomic_load_explicit(&mp->xpin, memory_order_acquire) == GR_PIN_PINNED) {
+			if (now + SIG_RECHECK_NS < *next)
+				*next = now + SIG_RECHECK_NS;
+			continue;
+		}
+		/* Cleared before the kick: a kick that finds the M pinned marks it again. */
+		atomic_store_explicit(&mp->xsig_recheck, false, memory_order_seq_cst);
+		atomic_fetch_sub_explicit(&xnrecheck, 1, memory_order_relaxed);
+		if (running) /* off its G, the M has nothing to deliver: its next G is checked */
+			gr_syscall(SYS_tgkill, pid, mp->ktid, GR_SIGCANCEL);
 	}
 }
 

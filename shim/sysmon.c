@@ -475,9 +475,9 @@ static void pless_check(int64_t now, int64_t *next)
 	}
 }
 
-void gr_sysmon_pless(int64_t now)
+void gr_sysmon_look_within(int64_t now, int64_t within)
 {
-	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <= now + GR_PLESS_RUN_NS)
+	if (atomic_load_explicit(&xsleep_until, memory_order_relaxed) <= now + within)
 		return;
 	atomic_store_explicit(&xkick, 1, memory_order_relaxed);
 	gr_futex_wake(&xkick, 1);
@@ -515,6 +515,7 @@ static int retake(int64_t now, int64_t *next)
 		}
 	}
 	pless_check(now, next);
+	gr_sig_recheck(now, next);
 	if (atomic_load_explicit(&gr_sched.xnsysret, memory_order_relaxed)) {
 		preempt_for_sysret(now);
 		if (*next > now + SYSRET_TICK_NS)

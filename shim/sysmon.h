@@ -14,9 +14,10 @@ int gr_sysmon_start(void);
  * Any thread with a G or on g0. */
 void gr_sysmon_sysret(void);
 
-/* The running M's G goes on without a P from now (gr_nanotime) (proc.c's P-less runs):
- * sysmon must look within GR_PLESS_RUN_NS. */
-void gr_sysmon_pless(int64_t now);
+/* Wakes sysmon when it sleeps past now + within (gr_nanotime): something it watches
+ * needs a look by then (a P-less run, proc.c; a signal left pending, signal.c).  Any
+ * thread, signal handlers included. */
+void gr_sysmon_look_within(int64_t now, int64_t within);
 
 /* A P deferred a wake-up (proc.c, wakep_deferred): wakes sysmon if it sleeps longer than
  * its owed-wake-up tick.  Called after the seq_cst store of the P's xwakeowed. */

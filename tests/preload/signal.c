@@ -189,8 +189,10 @@ ParameterizedTestParameters(signal, to_runnable_thread)
 }
 
 /* sig_runnable: pthread_kill of a thread waiting in a run queue (preempted) runs its
- * handler when it resumes.  Regression: it never ran, and the thread, spinning on the
- * flag its handler sets, hung at MAXPROCS=1. */
+ * handler when it resumes, and so does one that reaches a thread inside pthread_create.
+ * Regressions: neither ran, and the thread, spinning on the flag its handler sets, hung
+ * (the first at MAXPROCS=1; the second in about 3 runs of 4 at MAXPROCS=2, where the kick
+ * was deferred or landed while the thread was on its M's own TCB). */
 ParameterizedTest(int *n, signal, to_runnable_thread, .timeout = 60)
 {
 	gr_test_native_vs_green("sig_runnable", NULL, *n, "SPINSIG", "ok", true, 30.0);
