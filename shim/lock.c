@@ -21,13 +21,26 @@ const void *gr_lock_self(void)
 	return gp->m;
 }
 
+/* Counts the running G's runtime locks (gr_g.nlocks): raised before a lock is taken and
+ * lowered after it is released, so a signal handler never sees a lock held uncounted. */
+static void count_held(int d)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (gp)
+		gp->nlocks += d;
+}
+
 bool gr_trylock(struct gr_lock *l)
 {
 	uint32_t zero = 0;
 
+	count_held(1);
 	if (!atomic_compare_exchange_strong_explicit(&l->xstate, &zero, 1, memory_order_acquire,
-						     memory_order_relaxed))
+						     memory_order_relaxed)) {
+		count_held(-1);
 		return false;
+	}
 #if GR_DEBUG >= 1
 	l->owner = gr_lock_self();
 #endif
@@ -60,6 +73,7 @@ void gr_lock(struct gr_lock *l)
 		if (atomic_load_explicit(&l->xstate, memory_order_relaxed) == 0 && gr_trylock(l))
 			return;
 	}
+	count_held(1);
 	bool pinned = pin_for_sleep();
 	/* Acquire; pairs with the release in gr_unlock. */
 	while (atomic_exchange_explicit(&l->xstate, 2, memory_order_acquire) != 0)
@@ -80,6 +94,7 @@ void gr_unlock(struct gr_lock *l)
 	/* Release; pairs with the acquire in gr_lock/gr_trylock. */
 	if (atomic_exchange_explicit(&l->xstate, 0, memory_order_release) == 2)
 		gr_syscall6(SYS_futex, (long)&l->xstate, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+	count_held(-1);
 }
 
 void gr_throw(const char *msg)

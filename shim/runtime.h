@@ -186,6 +186,10 @@ struct gr_g {
 	 * Touched only by the G's own handlers. */
 	volatile uintptr_t kick_frame;
 	volatile bool kick_again;
+	/* Runtime locks (gr_lock) the G holds or is taking, counted on the G itself (lock.c):
+	 * a kick that finds any leaves its signals pending (signal.c's kicked()), since a
+	 * handler run there may block with the lock held. */
+	volatile int nlocks;
 	/* A SIGCANCEL kick is on its way to the G's M (signal.c's kick_locked): set by the
 	 * sender under siglock, cleared by the G's handler and whenever the G starts
 	 * running on an M (a kick sent before lands on whatever that M runs). */

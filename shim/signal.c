@@ -611,13 +611,16 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 	/* Before the look at the pending set: a sender that finds no kick on its way sends
 	 * another (seq_cst, against its own update of the set, then the load). */
 	atomic_store_explicit(&gp->xkick, false, memory_order_seq_cst);
-	/* Inside green's pinned code, maybe holding a wait queue's lock: a handler run here
-	 * that blocks (Boehm GC's suspend handler waits in sigsuspend) left the lock held and
-	 * the other threads stuck behind it (gc_boehm hung in about 1 run of 250 at
-	 * MAXPROCS=2).  The signals stay pending: the G takes them where it parks or
-	 * resumes (park.c, proc.c), or sysmon kicks again once it runs the program. */
-	if (mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED) {
-		gr_sig_recheck_m(mp);
+	/* Inside green's pinned code, or holding a runtime lock (a wait queue's, as a woken G
+	 * settles its wait unpinned): a handler run here that blocks (Boehm GC's suspend
+	 * handler waits in sigsuspend) left the lock held and the other threads stuck behind
+	 * it (gc_boehm hung in about 1 run of 250 at MAXPROCS=2, and in 1 of 20 at 4 once
+	 * sysmon re-sent kicks).  The signals stay pending: the G takes them where it parks
+	 * or resumes (park.c, proc.c), or sysmon kicks again once it runs the program. */
+	if ((mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED) ||
+	    gp->nlocks) {
+		if (mp)
+			gr_sig_recheck_m(mp);
 		return;
 	}
 	/* Kicks sent faster than handlers run nested here without bound (a pthread_kill
@@ -650,18 +653,23 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	if (si->si_code != SI_TKILL || si->si_pid != getpid_raw())
 		return;
 	struct gr_g *gp = GR_PT(tp, GR_TCB_G, struct gr_g *);
-	if (gp && gp->is_g0 && gp->m) { /* grow_blocked: widen the mask sigreturn restores */
+	if (gp && gp->is_g0 && gp->m) {
 		struct gr_m *mp = gp->m;
-		uint64_t b = idle_blocked(), k;
-		ucontext_t *ctx = uc;
-		memcpy(&k, &ctx->uc_sigmask, sizeof(k));
-		k |= b | mp->sigmask;
-		memcpy(&ctx->uc_sigmask, &k, sizeof(k));
-		__atomic_store_n(&mp->sigmask, k, __ATOMIC_RELEASE);
-		/* A G on g0's TCB for a moment (gr_tls_on_m: TLS allocation, fork) gets its
-		 * kick here: have sysmon kick again once it is back on its own. */
-		if (__atomic_load_n(&mp->curg, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&mp->curg, __ATOMIC_RELAXED)) {
+			/* Not grow_blocked's, which kicks only Ms without a G: a kick for the G
+			 * this M is starting, or that runs on g0's TCB for a moment (gr_tls_on_m:
+			 * TLS set-up, fork).  The mask sigreturn restores is that G's and must
+			 * stay so (widening it kept Boehm GC's signals off the G): have sysmon
+			 * kick again once the G runs on its own. */
 			gr_sig_recheck_m(mp);
+		} else { /* grow_blocked: widen the mask sigreturn restores */
+			uint64_t b = idle_blocked(), k;
+			ucontext_t *ctx = uc;
+			memcpy(&k, &ctx->uc_sigmask, sizeof(k));
+			k |= b | mp->sigmask;
+			memcpy(&ctx->uc_sigmask, &k, sizeof(k));
+			__atomic_store_n(&mp->sigmask, k, __ATOMIC_RELEASE);
+		}
 		GR_PT(tp, gr_glibc.errno_off, int) = saved_errno;
 		return;
 	}
