@@ -274,10 +274,11 @@ struct gr_m {
 	 * a P for GR_PLESS_RUN_NS, asking again PREEMPT_RETRY_NS after a refusal. */
 	bool pless, pless_call;
 	_Atomic int64_t xpless_since;
-	/* Set when a G on this M has signals pending that no kick delivered (a kick landed
-	 * while it was pinned, or it resumed with them): sysmon kicks the M once it runs the
-	 * program again (signal.c's gr_sig_recheck).  Cleared by sysmon. */
-	_Atomic bool xsig_recheck;
+	/* The G on this M that has signals pending that no kick delivered (a kick landed
+	 * while it was pinned, or it resumed with them), or NULL: sysmon kicks the M once
+	 * that G runs the program on it again (signal.c's gr_sig_recheck), comparing
+	 * pointers only.  Cleared by sysmon. */
+	struct gr_g *_Atomic xsig_recheck;
 	int64_t pless_asked; /* sysmon's own: when it last asked such a G to yield */
 };
 

@@ -63,8 +63,8 @@ static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 		gr_sig_setmask_m(mp, want);
 }
 
-/* Marks mp for sysmon's look (gr_m.xsig_recheck).  Async-signal-safe. */
-void gr_sig_recheck_m(struct gr_m *mp);
+/* Marks mp, running gp, for sysmon's look (gr_m.xsig_recheck).  Async-signal-safe. */
+void gr_sig_recheck_m(struct gr_m *mp, struct gr_g *gp);
 
 /* sysmon: kicks each marked M that runs the program again; *next is lowered to when to
  * look at those still inside green. */
@@ -81,7 +81,7 @@ static inline void gr_sig_resumed(struct gr_m *mp, struct gr_g *gp)
 	if (__builtin_expect(atomic_load_explicit(&gp->xsigpend, memory_order_relaxed) &
 				     ~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed),
 			     0))
-		gr_sig_recheck_m(mp);
+		gr_sig_recheck_m(mp, gp);
 }
 
 /* An M back on g0 (from execute, and before it sleeps in stopm) blocks at least every

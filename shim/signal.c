@@ -247,7 +247,7 @@ void gr_sig_fork_child(struct gr_g *gp)
 	atomic_store_explicit(&gp->xkick, false, memory_order_relaxed); /* not inherited */
 	gp->siglock = (struct gr_lock)GR_LOCK_INIT;
 	atomic_store_explicit(&xnrecheck, 0, memory_order_relaxed);
-	atomic_store_explicit(&gp->m->xsig_recheck, false, memory_order_relaxed);
+	atomic_store_explicit(&gp->m->xsig_recheck, NULL, memory_order_relaxed);
 }
 
 bool gr_sig_signal_due(struct gr_g *gp)
@@ -606,6 +606,13 @@ void gr_sig_resume(struct gr_g *gp)
 }
 
 /* SIGCANCEL's kick on gp, running on its M mp: deliver gp's pending signals. */
+/* gp has pending signals its mask lets through (a kick would deliver them). */
+static bool signals_due(struct gr_g *gp)
+{
+	return atomic_load_explicit(&gp->xsigpend, memory_order_relaxed) &
+	       ~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed);
+}
+
 static void kicked(struct gr_g *gp, struct gr_m *mp)
 {
 	/* Before the look at the pending set: a sender that finds no kick on its way sends
@@ -619,8 +626,8 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 	 * or resumes (park.c, proc.c), or sysmon kicks again once it runs the program. */
 	if ((mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED) ||
 	    gp->nlocks) {
-		if (mp)
-			gr_sig_recheck_m(mp);
+		if (mp && signals_due(gp))
+			gr_sig_recheck_m(mp, gp);
 		return;
 	}
 	/* Kicks sent faster than handlers run nested here without bound (a pthread_kill
@@ -655,13 +662,15 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	struct gr_g *gp = GR_PT(tp, GR_TCB_G, struct gr_g *);
 	if (gp && gp->is_g0 && gp->m) {
 		struct gr_m *mp = gp->m;
-		if (__atomic_load_n(&mp->curg, __ATOMIC_RELAXED)) {
+		struct gr_g *curg = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+		if (curg) {
 			/* Not grow_blocked's, which kicks only Ms without a G: a kick for the G
 			 * this M is starting, or that runs on g0's TCB for a moment (gr_tls_on_m:
 			 * TLS set-up, fork).  The mask sigreturn restores is that G's and must
 			 * stay so (widening it kept Boehm GC's signals off the G): have sysmon
 			 * kick again once the G runs on its own. */
-			gr_sig_recheck_m(mp);
+			if (signals_due(curg))
+				gr_sig_recheck_m(mp, curg);
 		} else { /* grow_blocked: widen the mask sigreturn restores */
 			uint64_t b = idle_blocked(), k;
 			ucontext_t *ctx = uc;
@@ -781,9 +790,9 @@ void gr_sig_sysmon(int64_t now)
  * took its signals meanwhile: a park, a preemption), and a kick that finds it pinned again
  * marks it again.  Ms live for good, so sysmon never reads a G that may be gone.
  */
-void gr_sig_recheck_m(struct gr_m *mp)
+void gr_sig_recheck_m(struct gr_m *mp, struct gr_g *gp)
 {
-	if (atomic_exchange_explicit(&mp->xsig_recheck, true, memory_order_acq_rel))
+	if (atomic_exchange_explicit(&mp->xsig_recheck, gp, memory_order_acq_rel))
 		return;
 	atomic_fetch_add_explicit(&xnrecheck, 1, memory_order_release);
 	gr_sysmon_look_within(gr_nanotime(), SIG_RECHECK_NS);
@@ -796,19 +805,27 @@ void gr_sig_recheck(int64_t now, int64_t *next)
 	pid_t pid = getpid_raw();
 	for (struct gr_m *mp = atomic_load_explicit(&gr_sched.xallm, memory_order_acquire); mp;
 	     mp = mp->alllink) {
-		if (!atomic_load_explicit(&mp->xsig_recheck, memory_order_acquire))
+		struct gr_g *gp = atomic_load_explicit(&mp->xsig_recheck, memory_order_acquire);
+		if (!gp)
 			continue;
-		bool running = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) != NULL;
+		bool running = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) == gp;
+		/* Pinned: inside green or in a call's bracket; in a call made without a P
+		 * (proc.c's P-less runs) a kick would end the call with EINTR. */
 		if (running &&
-		    atomic_load_explicit(&mp->xpin, memory_order_acquire) == GR_PIN_PINNED) {
+		    (atomic_load_explicit(&mp->xpin, memory_order_acquire) == GR_PIN_PINNED ||
+		     __atomic_load_n(&mp->pless_call, __ATOMIC_ACQUIRE))) {
 			if (now + SIG_RECHECK_NS < *next)
 				*next = now + SIG_RECHECK_NS;
 			continue;
 		}
-		/* Cleared before the kick: a kick that finds the M pinned marks it again. */
-		atomic_store_explicit(&mp->xsig_recheck, false, memory_order_seq_cst);
+		/* Cleared before the kick: a kick that finds the G pinned marks it again.  A G
+		 * that left the M has taken its signals (a park, a preemption) or is checked
+		 * as it starts again (gr_sig_resumed): no kick, which would only interrupt
+		 * whatever the M runs now (a sigtimedwait ended at once with EINTR in 4 runs
+		 * of 90 of ../shared/progs/signals when the M was kicked regardless). */
+		atomic_store_explicit(&mp->xsig_recheck, NULL, memory_order_seq_cst);
 		atomic_fetch_sub_explicit(&xnrecheck, 1, memory_order_relaxed);
-		if (running) /* off its G, the M has nothing to deliver: its next G is checked */
+		if (running)
 			gr_syscall(SYS_tgkill, pid, mp->ktid, GR_SIGCANCEL);
 	}
 }
