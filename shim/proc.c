@@ -1364,8 +1364,8 @@ static void pless_call_leave(struct gr_g *gp)
 	gp->run_since = gr_arch_cputicks();
 	if (atomic_load_explicit(&gr_sched.xnpidle, memory_order_relaxed) && (pp = pidleget())) {
 		pless_end(mp);
-		atomic_store_explicit(&mp->xpin, GR_PIN_PINNED, memory_order_relaxed);
 		acquirep(mp, pp);
+		/* Release: sysmon may revoke the P once it sees USER. */
 		atomic_store_explicit(&mp->xpin, GR_PIN_USER, memory_order_release);
 		return;
 	}

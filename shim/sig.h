@@ -63,11 +63,18 @@ static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)
 		gr_sig_setmask_m(mp, want);
 }
 
+/* gp has pending signals its mask lets through: a kick would deliver them. */
+static inline bool gr_sig_deliverable(struct gr_g *gp)
+{
+	return atomic_load_explicit(&gp->xsigpend, memory_order_relaxed) &
+	       ~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed);
+}
+
 /* Marks mp, running gp, for sysmon's look (gr_m.xsig_recheck).  Async-signal-safe. */
 void gr_sig_recheck_m(struct gr_m *mp, struct gr_g *gp);
 
-/* sysmon: kicks each marked M that runs the program again; *next is lowered to when to
- * look at those still inside green. */
+/* sysmon: kicks each marked M whose recorded G runs the program on it again; *next is
+ * lowered to when to look at those still inside green. */
 void gr_sig_recheck(int64_t now, int64_t *next);
 
 /* gp starts running on mp: a kick sent to wherever it ran before is not its own, and
@@ -78,9 +85,7 @@ static inline void gr_sig_resumed(struct gr_m *mp, struct gr_g *gp)
 {
 	if (__builtin_expect(atomic_load_explicit(&gp->xkick, memory_order_relaxed), 0))
 		atomic_store_explicit(&gp->xkick, false, memory_order_relaxed);
-	if (__builtin_expect(atomic_load_explicit(&gp->xsigpend, memory_order_relaxed) &
-				     ~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed),
-			     0))
+	if (__builtin_expect(gr_sig_deliverable(gp), 0))
 		gr_sig_recheck_m(mp, gp);
 }
 

@@ -606,13 +606,6 @@ void gr_sig_resume(struct gr_g *gp)
 }
 
 /* SIGCANCEL's kick on gp, running on its M mp: deliver gp's pending signals. */
-/* gp has pending signals its mask lets through (a kick would deliver them). */
-static bool signals_due(struct gr_g *gp)
-{
-	return atomic_load_explicit(&gp->xsigpend, memory_order_relaxed) &
-	       ~atomic_load_explicit(&gp->xsigmask, memory_order_relaxed);
-}
-
 static void kicked(struct gr_g *gp, struct gr_m *mp)
 {
 	/* Before the look at the pending set: a sender that finds no kick on its way sends
@@ -626,7 +619,7 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 	 * or resumes (park.c, proc.c), or sysmon kicks again once it runs the program. */
 	if ((mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED) ||
 	    gp->nlocks) {
-		if (mp && signals_due(gp))
+		if (mp && gr_sig_deliverable(gp))
 			gr_sig_recheck_m(mp, gp);
 		return;
 	}
@@ -669,7 +662,7 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 			 * TLS set-up, fork).  The mask sigreturn restores is that G's and must
 			 * stay so (widening it kept Boehm GC's signals off the G): have sysmon
 			 * kick again once the G runs on its own. */
-			if (signals_due(curg))
+			if (gr_sig_deliverable(curg))
 				gr_sig_recheck_m(mp, curg);
 		} else { /* grow_blocked: widen the mask sigreturn restores */
 			uint64_t b = idle_blocked(), k;
@@ -785,10 +778,10 @@ void gr_sig_sysmon(int64_t now)
  * code leaves the signals (kicked(), above), and nobody kicks a G that waits in a run
  * queue; such a G may go back to a loop in the program that never calls green again (a
  * thread spinning until its handler sets a flag; Boehm GC's collector waiting for every
- * thread's acknowledgement).  Its M is marked, and sysmon kicks it once it is unpinned,
- * running the program; the kick delivers whatever its G has pending (nothing, if the G
- * took its signals meanwhile: a park, a preemption), and a kick that finds it pinned again
- * marks it again.  Ms live for good, so sysmon never reads a G that may be gone.
+ * thread's acknowledgement).  The G is recorded on its M, and sysmon kicks the M while that
+ * G runs the program there, unpinned; the kick delivers whatever the G has pending
+ * (nothing, if it took its signals meanwhile), and a kick that finds it pinned again
+ * records it again.  sysmon compares G pointers only and reads Ms, which live for good.
  */
 void gr_sig_recheck_m(struct gr_m *mp, struct gr_g *gp)
 {

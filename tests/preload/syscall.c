@@ -45,6 +45,19 @@ ParameterizedTest(int *pi, syscall, blocked_g_lets_others_run, .timeout = 60)
 	free(path);
 }
 
+/* Runs argv natively and under green (maxprocs, env), asserts both exit 0 and print the
+ * same stdout, and leaves the results to the caller. */
+static void run_same_stdout(const char *const argv[], int maxprocs, const char *const env[],
+			    struct gr_test_result *native, struct gr_test_result *green)
+{
+	gr_test_need_lib();
+	gr_test_run_both(argv, maxprocs, env, 30.0, native, green);
+	gr_test_assert_ok(native);
+	gr_test_assert_ok(green);
+	cr_assert_str_eq(green->out, native->out, "green printed\n%s\nnative printed\n%s",
+			 green->out, native->out);
+}
+
 /* errno and return values pass through the brackets unchanged. */
 Test(syscall, errno_preserved, .timeout = 60)
 {
@@ -52,12 +65,7 @@ Test(syscall, errno_preserved, .timeout = 60)
 	const char *argv[] = {path, NULL};
 	struct gr_test_result native = {0}, green = {0};
 
-	gr_test_need_lib();
-	gr_test_run_both(argv, 2, NULL, 25.0, &native, &green);
-	gr_test_assert_ok(&native);
-	gr_test_assert_ok(&green);
-	cr_assert_str_eq(green.out, native.out, "green printed\n%s\nnative printed\n%s", green.out,
-			 native.out);
+	run_same_stdout(argv, 2, NULL, &native, &green);
 	gr_test_result_free(&native);
 	gr_test_result_free(&green);
 	free(path);
@@ -110,12 +118,7 @@ Test(syscall, pless_run, .timeout = 60)
 	const char *env[] = {"GREEN_SYSMON_STATS=1", NULL};
 	struct gr_test_result native = {0}, green = {0};
 
-	gr_test_need_lib();
-	gr_test_run_both(argv, 1, env, 30.0, &native, &green);
-	gr_test_assert_ok(&native);
-	gr_test_assert_ok(&green);
-	cr_assert_str_eq(green.out, native.out, "green printed\n%s\nnative printed\n%s", green.out,
-			 native.out);
+	run_same_stdout(argv, 1, env, &native, &green);
 	char *runs = gr_test_value(green.err, "pless_runs");
 	char *preempts = gr_test_value(green.err, "pless_preempts");
 	cr_assert(runs && atol(runs) >= 1, "no P-less run:\n%s", green.err);
