@@ -619,8 +619,13 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 	 * or resumes (park.c, proc.c), or sysmon kicks again once it runs the program. */
 	if ((mp && atomic_load_explicit(&mp->xpin, memory_order_relaxed) == GR_PIN_PINNED) ||
 	    gp->nlocks) {
-		if (mp && gr_sig_deliverable(gp))
+		/* sysmon's kick is then the one on its way: senders must not send more (with
+		 * xkick left clear, a pthread_kill storm queued kicks that nested until the
+		 * stack overflowed, as before xkick existed). */
+		if (mp && gr_sig_deliverable(gp)) {
 			gr_sig_recheck_m(mp, gp);
+			atomic_store_explicit(&gp->xkick, true, memory_order_seq_cst);
+		}
 		return;
 	}
 	/* Kicks sent faster than handlers run nested here without bound (a pthread_kill
