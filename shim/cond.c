@@ -108,7 +108,7 @@ static void wake(struct gr_cond *c, int n)
 	 * sees it returns and re-locks the mutex. */
 	atomic_fetch_add_explicit(&c->xseq, 1, memory_order_seq_cst);
 	if (!is_shared(c))
-		gr_park_wake(&c->xseq, n, 0);
+		gr_park_wake_fenced(&c->xseq, n, 0);
 	else if (atomic_load_explicit(&c->xkwaiters, memory_order_seq_cst))
 		gr_word_wake(&c->xseq, n, true);
 }

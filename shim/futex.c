@@ -101,38 +101,22 @@ long gr_kfutex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timesp
 	return r;
 }
 
-static bool word_is(const void *addr, void *arg)
+bool gr_word_is(const void *addr, void *arg)
 {
 	return atomic_load_explicit((_Atomic uint32_t *)addr, memory_order_relaxed) ==
 	       (uint32_t)(uintptr_t)arg;
 }
 
-static int word_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, bool shared,
-		     bool intr)
+int gr_word_kwait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
-	if (!shared) {
-		int r = (intr ? gr_park_wait_intr : gr_park_wait)(addr, word_is,
-								   (void *)(uintptr_t)val,
-								   deadline, 0);
-		return r == -ETIMEDOUT || r == -EINTR ? r : 0;
-	}
 	struct timespec ts;
+
 	if (deadline && deadline <= gr_nanotime())
 		return -ETIMEDOUT;
 	long r = gr_kfutex(addr, FUTEX_WAIT, val, rel_timespec(deadline, &ts), NULL, 0);
 	if (r == -ETIMEDOUT || r == -EINTR)
 		return (int)r;
 	return 0;
-}
-
-int gr_word_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, bool shared)
-{
-	return word_wait(addr, val, deadline, shared, false);
-}
-
-int gr_word_wait_intr(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, bool shared)
-{
-	return word_wait(addr, val, deadline, shared, true);
 }
 
 int gr_word_wake(_Atomic uint32_t *addr, int n, bool shared)
@@ -162,7 +146,7 @@ static long emu_wake(uint32_t *uaddr, int n, uint32_t bits)
 
 static long emu_wait(uint32_t *uaddr, uint32_t val, int64_t deadline, uint32_t bits)
 {
-	int r = gr_park_wait(uaddr, word_is, (void *)(uintptr_t)val, deadline, bits);
+	int r = gr_park_wait(uaddr, gr_word_is, (void *)(uintptr_t)val, deadline, bits);
 	if (r == -ETIMEDOUT || r == -EAGAIN)
 		return r;
 	return 0;
@@ -232,11 +216,6 @@ static bool wake_op_cmp(uint32_t old, uint32_t val3)
 	}
 }
 
-static bool cmp_requeue_ok(const void *addr, void *arg)
-{
-	return word_is(addr, arg);
-}
-
 long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2, uint32_t val3)
 {
 	int cmd = op & FUTEX_CMD_MASK;
@@ -277,7 +256,7 @@ long gr_futex(uint32_t *uaddr, int op, uint32_t val, long arg4, uint32_t *uaddr2
 		if ((int)val < 0 || nmove < 0)
 			return -EINVAL;
 		if (cmd == FUTEX_CMP_REQUEUE)
-			return gr_park_requeue(uaddr, uaddr2, nwake, (int)nmove, cmp_requeue_ok,
+			return gr_park_requeue(uaddr, uaddr2, nwake, (int)nmove, gr_word_is,
 			                       (void *)(uintptr_t)val3);
 		return gr_park_requeue(uaddr, uaddr2, nwake, (int)nmove, NULL, NULL);
 	}

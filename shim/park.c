@@ -124,34 +124,30 @@ static bool park_interrupt(struct gr_g *gp, void *arg)
 	return true;
 }
 
-/* What interrupts a G's wait.  PARK_SIGNALS: a signal, whose handlers run before the
- * G waits again (a futex wait natively: a thread blocked in pthread_mutex_lock runs the
- * handler of a signal sent to it, which garbage collectors that stop threads with signals
- * wait for).  PARK_INTR: a signal or a cancellation request, which end the wait. */
-enum park_mode { PARK_SIGNALS, PARK_INTR };
+/* What interrupts a G's wait, a park_wait flag beside GR_PARK_LIFO.  Without PARK_INTR,
+ * a signal, whose handlers run before the G waits again (a futex wait natively: a thread
+ * blocked in pthread_mutex_lock runs the handler of a signal sent to it, which garbage
+ * collectors that stop threads with signals wait for).  With it, a signal or a
+ * cancellation request, which end the wait (w->intr). */
+#define PARK_INTR 0x100u
 
-struct park_unlock {
-	struct bucket *b;
-	struct gr_waiter *w;
-	enum park_mode mode;
-};
-
-/* Runs on g0 once the G is off its stack: arm the timer, then open the queue. */
+/* Runs on g0 (or the next G) once the G is off its stack: arm the timer, then open the
+ * queue.  The queue is still locked, so no requeue has moved w to another bucket. */
 static void park_unlock(void *arg)
 {
-	struct park_unlock *u = arg;
+	struct gr_waiter *w = arg;
 
-	if (u->w->deadline) {
-		u->w->timer.when = u->w->deadline;
-		u->w->timer.fn = park_timeout;
-		u->w->timer.arg = u->w;
-		gr_timer_add(u->w->gp->m->p, &u->w->timer);
+	if (w->deadline) {
+		w->timer.when = w->deadline;
+		w->timer.fn = park_timeout;
+		w->timer.arg = w;
+		gr_timer_add(w->gp->m->p, &w->timer);
 	}
-	if (u->mode == PARK_INTR)
-		gr_sig_intr_arm(u->w->gp, park_interrupt, u->w);
+	if (w->intr)
+		gr_sig_intr_arm(w->gp, park_interrupt, w);
 	else
-		gr_sig_intr_arm_signals(u->w->gp, park_interrupt, u->w);
-	gr_unlock(&u->b->lock);
+		gr_sig_intr_arm_signals(w->gp, park_interrupt, w);
+	gr_unlock(&bucket_of(w->addr)->lock);
 }
 
 /* After waking: settle a timeout or interrupt race and leave the queue (a requeue may
@@ -203,12 +199,19 @@ static int wait_foreign(struct bucket *b, struct gr_waiter *w)
 	}
 }
 
+/* Six arguments, all in registers, so that the exported waits reach it by a tail call:
+ * every frame on the way to the switch is another cache line to bring back when the G
+ * resumes. */
 static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void *arg), void *arg,
-		     int64_t deadline, uint32_t bits, unsigned flags, enum park_mode mode)
+		     int64_t deadline, uint32_t bits, unsigned flags)
 {
 	struct gr_g *gp = gr_curg();
 	struct bucket *b = bucket_of(addr);
-	struct gr_waiter w = {.addr = addr, .gp = gp, .bits = bits, .deadline = deadline};
+	struct gr_waiter w = {.addr = addr,
+			      .gp = gp,
+			      .bits = bits,
+			      .deadline = deadline,
+			      .intr = (flags & PARK_INTR) != 0};
 
 	if (deadline && deadline <= gr_nanotime())
 		return -ETIMEDOUT;
@@ -233,11 +236,10 @@ static int park_wait(const void *addr, bool (*may_sleep)(const void *addr, void 
 		enqueue_locked(b, &w);
 	if (!gr_g_schedulable(gp))
 		return wait_foreign(b, &w);
-	struct park_unlock u = {b, &w, mode};
-	gr_park(park_unlock, &u);
+	gr_park(park_unlock, &w);
 	if (deadline)
 		gr_timer_del(&w.timer);
-	if (mode == PARK_INTR)
+	if (w.intr)
 		gr_sig_intr_disarm(gp);
 	else
 		gr_sig_intr_disarm_signals(gp);
@@ -254,8 +256,7 @@ static int park_wait_signals(const void *addr, bool (*may_sleep)(const void *add
 	int r;
 
 	/* A signal already due is seen by the arm (park_unlock), which ends the wait at once. */
-	while ((r = park_wait(addr, may_sleep, arg, deadline, bits, flags, PARK_SIGNALS)) ==
-	       -EINTR)
+	while ((r = park_wait(addr, may_sleep, arg, deadline, bits, flags)) == -EINTR)
 		;
 	return r;
 }
@@ -272,16 +273,12 @@ int gr_park_wait_ex(const void *addr, bool (*may_sleep)(const void *addr, void *
 	return park_wait_signals(addr, may_sleep, arg, deadline, bits, flags);
 }
 
+/* An interrupt already due when the G parks is found by the arm (park_unlock), which
+ * readies the G at once: no check here on the way in, where every wait would pay it. */
 int gr_park_wait_intr(const void *addr, bool (*may_sleep)(const void *addr, void *arg),
 		      void *arg, int64_t deadline, uint32_t bits)
 {
-	struct gr_g *gp = gr_curg();
-
-	if (gr_g_schedulable(gp) && gr_sig_interrupt_due(gp)) {
-		gr_sig_deliver_pending(gp);
-		return -EINTR;
-	}
-	return park_wait(addr, may_sleep, arg, deadline, bits, 0, PARK_INTR);
+	return park_wait(addr, may_sleep, arg, deadline, bits, PARK_INTR);
 }
 
 /* Under the bucket lock: claims w for the waker (how: GR_WAKE_*).  A G stays parked until
@@ -311,15 +308,21 @@ static bool bits_match(const struct gr_waiter *w, uint32_t bits)
 	return !bits || !w->bits || (w->bits & bits);
 }
 
-/* tail: the woken Gs go to the tail of the run queue (gr_ready_tail), else to runnext. */
-static int wake(const void *addr, int n, uint32_t bits, uint32_t how, bool tail)
+#define WAKE_TAIL 1u   /* the woken Gs go to the tail of the run queue (gr_ready_tail) */
+#define WAKE_FENCED 2u /* the caller's change was a seq_cst read-modify-write */
+
+static int wake(const void *addr, int n, uint32_t bits, uint32_t how, unsigned flags)
 {
 	struct bucket *b = bucket_of(addr);
 	struct gr_waiter *woken = NULL, **last = &woken;
 	int count = 0;
 
-	atomic_thread_fence(memory_order_seq_cst); /* pairs with the waiter's count; see bucket */
-	if (atomic_load_explicit(&b->xwaiters, memory_order_relaxed) == 0)
+	/* The caller's change, then the count of waiters: pairs with the waiter's count, then
+	 * its check of the word (see bucket).  A locked read-modify-write is already a full
+	 * barrier on x86-64, so a caller that made one needs no second. */
+	if (!(flags & WAKE_FENCED))
+		atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&b->xwaiters, memory_order_seq_cst) == 0)
 		return 0;
 	gr_lock(&b->lock);
 	for (struct gr_waiter *w = b->head, *next; w && count < n; w = next) {
@@ -338,7 +341,7 @@ static int wake(const void *addr, int n, uint32_t bits, uint32_t how, bool tail)
 	gr_unlock(&b->lock);
 	for (struct gr_waiter *w = woken, *next; w; w = next) {
 		next = w->next;
-		if (tail)
+		if (flags & WAKE_TAIL)
 			gr_ready_tail(w->gp);
 		else
 			gr_ready(w->gp);
@@ -348,17 +351,22 @@ static int wake(const void *addr, int n, uint32_t bits, uint32_t how, bool tail)
 
 int gr_park_wake(const void *addr, int n, uint32_t bits)
 {
-	return wake(addr, n, bits, GR_WAKE_WOKEN, false);
+	return wake(addr, n, bits, GR_WAKE_WOKEN, 0);
+}
+
+int gr_park_wake_fenced(const void *addr, int n, uint32_t bits)
+{
+	return wake(addr, n, bits, GR_WAKE_WOKEN, WAKE_FENCED);
 }
 
 int gr_park_wake_tail(const void *addr, int n, uint32_t bits)
 {
-	return wake(addr, n, bits, GR_WAKE_WOKEN, true);
+	return wake(addr, n, bits, GR_WAKE_WOKEN, WAKE_TAIL);
 }
 
 int gr_park_handoff(const void *addr)
 {
-	return wake(addr, 1, 0, GR_WAKE_HANDOFF, false);
+	return wake(addr, 1, 0, GR_WAKE_HANDOFF, 0);
 }
 
 int gr_park_wake_decide(const void *addr, void (*decide)(const void *addr, void *arg, bool woken),

@@ -18,6 +18,7 @@ struct gr_waiter {
 	 * the timer race for it).  Foreign threads futex-wait on it. */
 	_Atomic uint32_t xstate;
 	bool linked; /* on its bucket's list; protected by the bucket lock */
+	bool intr;   /* a cancellation request ends the wait too (gr_park_wait_intr) */
 	uint32_t bits; /* FUTEX_WAIT_BITSET mask; wakers filter on it */
 	int64_t deadline;
 	struct gr_timer timer;
@@ -62,6 +63,11 @@ int gr_park_handoff(const void *addr);
 /* Wakes up to n waiters on addr (oldest first) whose mask meets bits (0 = all).  Returns
  * how many were woken. */
 int gr_park_wake(const void *addr, int n, uint32_t bits);
+
+/* gr_park_wake for a caller whose change to the word was a sequentially consistent
+ * read-modify-write (a locked instruction), which orders it before the check for waiters
+ * as gr_park_wake's fence would. */
+int gr_park_wake_fenced(const void *addr, int n, uint32_t bits);
 
 /* Like gr_park_wake, but the woken Gs go to the tail of the run queue, as gr_ready_tail
  * puts them: for a waker that is not handing the CPU over to them (the netpoller, which

@@ -88,6 +88,9 @@ enum gr_switch_op {
 
 #define GR_G_MAGIC 0x677265656e475f31ull /* "greenG_1": a live G */
 
+/* The fields a switch, a park or a wake-up touches fill the first two cache lines; the rest
+ * is read at creation and exit and by the rarer calls.  A ring of 503 Gs touches each G on
+ * every lap, and whether those lines fit in the core's L2 cache decides its speed. */
 struct gr_g {
 	/* Owned by the M running the G; written only by that M. */
 	struct gr_ctx ctx;
@@ -96,12 +99,6 @@ struct gr_g {
 	/* Atomic: status transitions are CAS'd (gr_ready vs. the parking M's g0). */
 	_Atomic int xstatus;
 
-	/* Protected by gr_sched.lock (global run queue) or the stack cache lock (free list). */
-	struct gr_g *schedlink;
-
-	uint64_t magic;	   /* GR_G_MAGIC while the G exists; checked by gr_g_from_tcb */
-	void *tcb;	   /* the G's thread pointer: its struct pthread */
-	pid_t tid;	   /* fake tid (> pid_max) for green's Gs; real tid for foreign ones */
 	bool foreign;	   /* a thread green did not create: no P, blocks its OS thread */
 	bool is_g0;	   /* an M's scheduler context */
 	bool is_main;	   /* the program's main thread */
@@ -109,6 +106,69 @@ struct gr_g {
 	 * code): it yields at the next gr_preempt_check.  Set by the preemption handler
 	 * and cleared by the G, both on the G's own thread. */
 	volatile bool preempt_deferred;
+	/* The G's CPU clock (pthread_getcpuclockid, CLOCK_THREAD_CPUTIME_ID), in TSC ticks:
+	 * written by the M running the G, read racily (aligned 64-bit) by anyone. */
+	uint64_t cputicks;  /* accumulated while RUNNING outside system calls */
+	uint64_t run_since; /* TSC when it last started running; 0 while not running */
+
+	/* Signals and cancellation (signal.c, cancel.c).  Bit n-1 stands for signal n.
+	 * xsigmask: the G's blocked set; written only by the G itself (relaxed), read by
+	 *   senders and by execute, which loads it into the M's kernel mask.
+	 * xsigpend: thread-directed signals (pthread_kill) not yet delivered; senders set
+	 *   bits, the G itself clears them when it delivers or sigwaits.
+	 * sigwaitset: the set a sigwait* in progress waits for (0 otherwise); protected by
+	 *   siglock.
+	 * intr_claim, xintr_arg: the interruptible park in progress, armed by the parking
+	 *   M once the G is WAITING (gr_sig_intr_arm: park.c's waiters, and any other
+	 *   parking primitive such as the netpoller's).  intr_claim is written before
+	 *   xintr_arg is published (non-NULL: armed).  Whoever takes xintr_arg by exchange
+	 *   owns the claim: a sender (under siglock) calls intr_claim(gp, arg) to end the
+	 *   park early; the G taking it back (disarm) knows no sender will touch arg, and
+	 *   one finding it taken waits for siglock, which the sender holds until done.
+	 *   xsigintr_arg is the slot of a wait that runs signal handlers but that a
+	 *   cancellation request does not end (gr_sig_intr_arm_signals): only a signal's
+	 *   sender takes it.
+	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
+	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
+	 *   the G cannot leave the call (and the M) in between.
+	 * Cancellation state is glibc's own cancelhandling word in the G's struct pthread,
+	 * so glibc's setcancelstate, setcanceltype and its cancellable system calls work
+	 * on a G unchanged. */
+	_Atomic uint64_t xsigmask;
+	_Atomic uint64_t xsigpend;
+	uint64_t sigwaitset;
+	bool (*intr_claim)(struct gr_g *gp, void *arg);
+	_Atomic(void *) xintr_arg;
+	_Atomic(void *) xsigintr_arg; /* the same for a wait only signals interrupt */
+	/* The M this G must resume on: set by the G as it leaves its M while its code runs
+	 * on that M's alternate signal stack (a handler that parks; proc.c's lock_to_m),
+	 * cleared by that M when it resumes it.  Read by whichever M takes the G from a run
+	 * queue (which published it). */
+	struct gr_m *lockedm;
+	void *tcb; /* the G's thread pointer: its struct pthread */
+	pid_t tid; /* fake tid (> pid_max) for green's Gs; real tid for foreign ones */
+	_Atomic int xsyscall;
+	/* Runtime locks (gr_lock) the G holds or is taking, counted on the G itself (lock.c):
+	 * a kick that finds any leaves its signals pending (signal.c's kicked()), since a
+	 * handler run there may block with the lock held. */
+	volatile int nlocks;
+	/* A SIGCANCEL kick is on its way to the G's M (signal.c's kick_locked): set by the
+	 * sender under siglock, cleared by the G's handler and whenever the G starts
+	 * running on an M (a kick sent before lands on whatever that M runs). */
+	_Atomic bool xkick;
+	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
+	/* SIGCANCEL kicks (signal.c's on_sigcancel), which nest (SA_NODEFER): kick_frame is
+	 * the frame of the one delivering this G's pending signals (0: none), and a kick
+	 * that lands deeper meanwhile only sets kick_again for it to look once more.
+	 * Touched only by the G's own handlers. */
+	volatile uintptr_t kick_frame;
+	volatile bool kick_again;
+	struct gr_lock siglock;
+
+	/* Protected by gr_sched.lock (global run queue) or the stack cache lock (free list). */
+	struct gr_g *schedlink;
+
+	uint64_t magic;	   /* GR_G_MAGIC while the G exists; checked by gr_g_from_tcb */
 
 	/* The G's memory (stack.c).  Immutable while the G lives. */
 	void *map_base;	   /* mapping holding stack, TLS and TCB; NULL for a user stack */
@@ -143,62 +203,7 @@ struct gr_g {
 	cpu_set_t *affinity; /* NULL: the process's mask */
 	size_t affinity_size;
 	char name[16];	     /* "": not set, report the process name */
-	/* The G's CPU clock (pthread_getcpuclockid, CLOCK_THREAD_CPUTIME_ID), in TSC ticks:
-	 * written by the M running the G, read racily (aligned 64-bit) by anyone. */
-	uint64_t cputicks;  /* accumulated while RUNNING outside system calls */
-	uint64_t run_since; /* TSC when it last started running; 0 while not running */
 
-	/* Signals and cancellation (signal.c, cancel.c).  Bit n-1 stands for signal n.
-	 * xsigmask: the G's blocked set; written only by the G itself (relaxed), read by
-	 *   senders and by execute, which loads it into the M's kernel mask.
-	 * xsigpend: thread-directed signals (pthread_kill) not yet delivered; senders set
-	 *   bits, the G itself clears them when it delivers or sigwaits.
-	 * sigwaitset: the set a sigwait* in progress waits for (0 otherwise); protected by
-	 *   siglock.
-	 * intr_claim, xintr_arg: the interruptible park in progress, armed by the parking
-	 *   M once the G is WAITING (gr_sig_intr_arm: park.c's waiters, and any other
-	 *   parking primitive such as the netpoller's).  intr_claim is written before
-	 *   xintr_arg is published (non-NULL: armed).  Whoever takes xintr_arg by exchange
-	 *   owns the claim: a sender (under siglock) calls intr_claim(gp, arg) to end the
-	 *   park early; the G taking it back (disarm) knows no sender will touch arg, and
-	 *   one finding it taken waits for siglock, which the sender holds until done.
-	 *   xsigintr_arg is the slot of a wait that runs signal handlers but that a
-	 *   cancellation request does not end (gr_sig_intr_arm_signals): only a signal's
-	 *   sender takes it.
-	 * xsyscall: the kernel tid of the M while the G is inside gr_entersyscall /
-	 *   gr_exitsyscall, plus GR_SYSCALL_BUSY while a sender signals that thread, so
-	 *   the G cannot leave the call (and the M) in between.
-	 * Cancellation state is glibc's own cancelhandling word in the G's struct pthread,
-	 * so glibc's setcancelstate, setcanceltype and its cancellable system calls work
-	 * on a G unchanged. */
-	_Atomic uint64_t xsigmask;
-	_Atomic uint64_t xsigpend;
-	uint64_t sigwaitset;
-	struct gr_lock siglock;
-	bool (*intr_claim)(struct gr_g *gp, void *arg);
-	_Atomic(void *) xintr_arg;
-	_Atomic(void *) xsigintr_arg; /* the same for a wait only signals interrupt */
-	_Atomic int xsyscall;
-	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
-	/* SIGCANCEL kicks (signal.c's on_sigcancel), which nest (SA_NODEFER): kick_frame is
-	 * the frame of the one delivering this G's pending signals (0: none), and a kick
-	 * that lands deeper meanwhile only sets kick_again for it to look once more.
-	 * Touched only by the G's own handlers. */
-	volatile uintptr_t kick_frame;
-	volatile bool kick_again;
-	/* Runtime locks (gr_lock) the G holds or is taking, counted on the G itself (lock.c):
-	 * a kick that finds any leaves its signals pending (signal.c's kicked()), since a
-	 * handler run there may block with the lock held. */
-	volatile int nlocks;
-	/* A SIGCANCEL kick is on its way to the G's M (signal.c's kick_locked): set by the
-	 * sender under siglock, cleared by the G's handler and whenever the G starts
-	 * running on an M (a kick sent before lands on whatever that M runs). */
-	_Atomic bool xkick;
-	/* The M this G must resume on: set by the G as it leaves its M while its code runs
-	 * on that M's alternate signal stack (a handler that parks; proc.c's lock_to_m),
-	 * cleared by that M when it resumes it.  Read by whichever M takes the G from a run
-	 * queue (which published it). */
-	struct gr_m *lockedm;
 	/* The program's sigaltstack for this G (altstack.c): what it set, never loaded
 	 * into the kernel (its M has green's own).  ss_size 0: none.  altstack_late: set by
 	 * a handler that runs on the M's stack only because the G had none when the signal

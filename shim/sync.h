@@ -17,6 +17,7 @@
 #ifndef GR_SYNC_H
 #define GR_SYNC_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -24,17 +25,46 @@
 #include <stdint.h>
 #include <time.h>
 
-struct gr_g;
+#include "park.h"
 
 /* ---- futex-style words --------------------------------------------------------------- */
 
+/* The check of a private word wait, made under the queue's lock: *addr still holds the
+ * value passed as arg. */
+bool gr_word_is(const void *addr, void *arg);
+
+/* gr_word_wait of a process-shared word: the kernel futex, with the P handed off. */
+int gr_word_kwait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+
+static inline int gr_word_result(int r)
+{
+	return r == -ETIMEDOUT || r == -EINTR ? r : 0;
+}
+
 /* Waits while *addr == val, until woken or deadline.  shared: the kernel futex (process-
  * shared memory) with the P handed off; else the parking table.  Returns 0 (woken, or the
- * word differed: the caller re-checks), -ETIMEDOUT, or -EINTR (kernel, shared only). */
-int gr_word_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, bool shared);
+ * word differed: the caller re-checks), -ETIMEDOUT, or -EINTR (kernel, shared only).
+ * Inline, as is gr_word_wait_intr: a waiting G's frames between its code and its switch
+ * are cache lines to bring back when it resumes (see struct gr_g), so a private wait
+ * goes straight to the parking table. */
+static inline int gr_word_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
+			       bool shared)
+{
+	if (shared)
+		return gr_word_kwait(addr, val, deadline);
+	return gr_word_result(gr_park_wait(addr, gr_word_is, (void *)(uintptr_t)val, deadline, 0));
+}
+
 /* gr_word_wait that a signal or a cancellation request ends early with -EINTR (see
  * gr_park_wait_intr): for the waits that are cancellation points or EINTR-able. */
-int gr_word_wait_intr(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, bool shared);
+static inline int gr_word_wait_intr(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
+				    bool shared)
+{
+	if (shared)
+		return gr_word_kwait(addr, val, deadline);
+	return gr_word_result(
+		gr_park_wait_intr(addr, gr_word_is, (void *)(uintptr_t)val, deadline, 0));
+}
 
 /* Wakes up to n waiters of addr.  Returns how many were woken (parking table) or the
  * kernel's count. */
