@@ -36,8 +36,17 @@ static _Atomic int *cancelhandling(void *tcb)
 	return (_Atomic int *)((char *)tcb + GR_PT_CANCELHANDLING);
 }
 
+/* Set (release) by the first cancellation request.  Until then no thread has one due, and
+ * the checks skip the load of cancelhandling: for a G that just resumed it is a line of
+ * its TCB that nothing else on the way back to its code touches.  A check that misses a
+ * request made concurrently is one made just before it; the requester's kick (or the next
+ * cancellation point) sees it. */
+static _Atomic bool xcancel_used;
+
 bool gr_cancel_due(struct gr_g *gp)
 {
+	if (!atomic_load_explicit(&xcancel_used, memory_order_acquire))
+		return false;
 	int ch = atomic_load_explicit(cancelhandling(gp->tcb), memory_order_acquire);
 
 	return (ch & (CH_DISABLED | CH_CANCELED | CH_EXITING | CH_TERMINATED)) == CH_CANCELED;
@@ -68,6 +77,8 @@ void gr_cancel_async(void)
 
 int gr_cancel(struct gr_g *gp)
 {
+	if (!atomic_load_explicit(&xcancel_used, memory_order_relaxed))
+		atomic_store_explicit(&xcancel_used, true, memory_order_release);
 	int old = atomic_fetch_or_explicit(cancelhandling(gp->tcb), CH_CANCELING | CH_CANCELED,
 	                                   memory_order_acq_rel);
 

@@ -150,17 +150,9 @@ static void park_unlock(void *arg)
 	gr_unlock(&bucket_of(w->addr)->lock);
 }
 
-/* After waking: settle a timeout or interrupt race and leave the queue (a requeue may
- * have moved the waiter to another address's bucket, never after it timed out).  Returns
- * 0, -ETIMEDOUT or -EINTR. */
-static int settle(struct gr_waiter *w)
+/* settle for a waiter that timed out or was interrupted: a waker did not unlink it. */
+static int settle_unclaimed(struct gr_waiter *w, uint32_t st)
 {
-	uint32_t st = atomic_load_explicit(&w->xstate, memory_order_acquire);
-
-	if (st == GR_WAKE_WOKEN)
-		return 0;
-	if (st == GR_WAKE_HANDOFF)
-		return 1;
 	for (;;) {
 		struct bucket *b = bucket_of(__atomic_load_n(&w->addr, __ATOMIC_ACQUIRE));
 		gr_lock(&b->lock);
@@ -173,6 +165,20 @@ static int settle(struct gr_waiter *w)
 		gr_unlock(&b->lock);
 		return st == GR_WAKE_INTERRUPTED ? -EINTR : -ETIMEDOUT;
 	}
+}
+
+/* After waking: settle a timeout or interrupt race and leave the queue (a requeue may
+ * have moved the waiter to another address's bucket, never after it timed out).  Returns
+ * 0, 1 (handed off), -ETIMEDOUT or -EINTR. */
+static inline int settle(struct gr_waiter *w)
+{
+	uint32_t st = atomic_load_explicit(&w->xstate, memory_order_acquire);
+
+	if (st == GR_WAKE_WOKEN)
+		return 0;
+	if (st == GR_WAKE_HANDOFF)
+		return 1;
+	return settle_unclaimed(w, st);
 }
 
 static int wait_foreign(struct bucket *b, struct gr_waiter *w)

@@ -998,8 +998,9 @@ static void revoked_return(struct gr_g *gp)
 }
 
 /* Pins the running G's P.  Returns true when this call pinned it (then unpin), false when
- * the G is not schedulable or an outer entry holds the pin. */
-static bool pin(struct gr_g *gp)
+ * the G is not schedulable or an outer entry holds the pin.  Inlined: every park, wake-up
+ * and wrapped call pins, and the common case is one compare-and-swap. */
+static inline __attribute__((always_inline)) bool pin(struct gr_g *gp)
 {
 	if (!gr_g_schedulable(gp))
 		return false;

@@ -107,11 +107,22 @@ bool gr_sig_interrupt_due(struct gr_g *gp);
  * its sigwait set. */
 bool gr_sig_signal_due(struct gr_g *gp);
 
+/* gr_sig_deliver_pending once it has found a signal to deliver. */
+void gr_sig_deliver(struct gr_g *gp, uint64_t pend);
+
 /* Runs the handlers of gp's pending signals that gp does not block, on gp (the calling
  * G), by sending each to its own M with tgkill: the kernel delivers it before the call
- * returns, with the program's handler, flags and default action.  Sets gp->sigrestart.
- * Must be called by gp itself, holding no runtime lock. */
-void gr_sig_deliver_pending(struct gr_g *gp);
+ * returns, with the program's handler, flags and default action.  Sets gp->sigrestart
+ * when there was one.  Must be called by gp itself, holding no runtime lock.  Inline:
+ * every wait ends with it, and nearly always finds nothing. */
+static inline void gr_sig_deliver_pending(struct gr_g *gp)
+{
+	uint64_t mask = atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst);
+	uint64_t pend = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst) & ~mask;
+
+	if (pend)
+		gr_sig_deliver(gp, pend);
+}
 
 /* A G that was runnable while a signal or an asynchronous cancellation was sent to it
  * (the kick finds no M to signal) acts on it when it resumes from a yield. */

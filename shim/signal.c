@@ -271,13 +271,8 @@ static bool sa_restart(int sig)
 	return (ka.flags & SA_RESTART) != 0;
 }
 
-void gr_sig_deliver_pending(struct gr_g *gp)
+void gr_sig_deliver(struct gr_g *gp, uint64_t pend)
 {
-	uint64_t mask = atomic_load_explicit(&gp->xsigmask, memory_order_seq_cst);
-	uint64_t pend = atomic_load_explicit(&gp->xsigpend, memory_order_seq_cst) & ~mask;
-
-	if (!pend)
-		return;
 	/* Claim exactly the bits still set: a concurrent sigwait may take one. */
 	pend &= atomic_fetch_and_explicit(&gp->xsigpend, ~pend, memory_order_acq_rel);
 	bool restart = true;
