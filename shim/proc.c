@@ -717,15 +717,11 @@ static void stop_clock(struct gr_g *gp)
 	gp->run_since = 0;
 }
 
-/* Completes the operation of the G that just switched to g0. */
-static void finish_op(struct gr_m *mp, struct gr_g *gp)
+/* finish_op for every operation but a park. */
+static void finish_other_op(struct gr_m *mp, struct gr_g *gp)
 {
 	stop_clock(gp);
 	switch (mp->op) {
-	case GR_OP_PARK:
-		atomic_store_explicit(&gp->xstatus, GR_G_WAITING, memory_order_release);
-		mp->unlockf(mp->unlockarg);
-		break;
 	case GR_OP_YIELD:
 		atomic_store_explicit(&gp->xstatus, GR_G_RUNNABLE, memory_order_relaxed);
 		gr_runq_put(mp->p, gp, false);
@@ -756,9 +752,24 @@ static void finish_op(struct gr_m *mp, struct gr_g *gp)
 		preempt_requeue(mp->p, gp);
 		gr_wakep();
 		break;
+	case GR_OP_PARK:
 	case GR_OP_NONE:
 		gr_throw("G switched to g0 without an operation");
 	}
+	mp->op = GR_OP_NONE;
+}
+
+/* Completes the operation of the G that just switched away, on g0 or on the next G
+ * (park_direct).  A park, by far the most frequent, is done inline. */
+static inline __attribute__((always_inline)) void finish_op(struct gr_m *mp, struct gr_g *gp)
+{
+	if (mp->op != GR_OP_PARK) {
+		finish_other_op(mp, gp);
+		return;
+	}
+	stop_clock(gp);
+	atomic_store_explicit(&gp->xstatus, GR_G_WAITING, memory_order_release);
+	mp->unlockf(mp->unlockarg);
 	mp->op = GR_OP_NONE;
 }
 
@@ -895,7 +906,7 @@ static void schedule(struct gr_m *mp)
  * G that runs for the first time.  The parked G is off its stack by then, which is all
  * that finish_op needs; its unlockf just runs on another G's stack instead of g0's.
  */
-static struct gr_g *direct_next(struct gr_m *mp)
+static inline __attribute__((always_inline)) struct gr_g *direct_next(struct gr_m *mp)
 {
 	struct gr_p *pp = mp->p;
 
@@ -911,7 +922,8 @@ static struct gr_g *direct_next(struct gr_m *mp)
 	return gr_runq_take_runnext(pp);
 }
 
-static void park_direct(struct gr_m *mp, struct gr_g *gp, struct gr_g *next)
+static inline __attribute__((always_inline)) void park_direct(struct gr_m *mp, struct gr_g *gp,
+								struct gr_g *next)
 {
 	struct gr_p *pp = mp->p;
 	uint64_t now = gr_arch_cputicks();
@@ -1024,7 +1036,7 @@ static void unpin(struct gr_g *gp, bool pinned)
 		atomic_store_explicit(&gp->m->xpin, GR_PIN_USER, memory_order_release);
 }
 
-struct gr_p *gr_proc_pin(bool *pinned)
+struct gr_p *gr_proc_pin_slow(bool *pinned)
 {
 	struct gr_g *gp = gr_getg();
 

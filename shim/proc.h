@@ -79,11 +79,31 @@ void gr_entersyscallblock(void);
  * to do, else idles it (Go: handoffp).  Any thread, sysmon included. */
 void gr_handoffp(struct gr_p *pp);
 
+/* gr_proc_pin when the quick case does not apply. */
+struct gr_p *gr_proc_pin_slow(bool *pinned);
+
 /* Pins the calling G's P against revocation (sysmon.c) and returns it (NULL on a foreign
  * thread; g0's own P on g0).  Use around any use of the P outside proc.c (the G and stack
  * caches); *pinned says whether gr_proc_unpin must undo this call.  May switch the G to
- * another M when its P was revoked. */
-struct gr_p *gr_proc_pin(bool *pinned);
+ * another M when its P was revoked.  Inline: every park pins, and for a running G that
+ * holds no pin it is one compare-and-swap. */
+static inline struct gr_p *gr_proc_pin(bool *pinned)
+{
+	struct gr_g *gp = gr_getg();
+	uint32_t st = GR_PIN_USER;
+
+	/* Acquire: orders the read of mp->p after the pin (see proc.c's pin).  An outer pin
+	 * is seen without a locked instruction. */
+	if (gr_g_schedulable(gp) &&
+	    atomic_load_explicit(&gp->m->xpin, memory_order_relaxed) == GR_PIN_USER &&
+	    atomic_compare_exchange_strong_explicit(&gp->m->xpin, &st, GR_PIN_PINNED,
+						    memory_order_acquire, memory_order_relaxed)) {
+		*pinned = true;
+		return gp->m->p;
+	}
+	return gr_proc_pin_slow(pinned);
+}
+
 void gr_proc_unpin(bool pinned);
 
 /* A G that is still inside a system call bracket although it runs the program's code
