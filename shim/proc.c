@@ -58,6 +58,7 @@
 #endif
 #define RUNNEXT_GRACE_NS 3000	/* a victim's runnext is left alone this long (Go: 3us) */
 #define HANDOFF_TICKS 10000	/* a G that parks this soon after it ran hands off (3-10 us) */
+#define HANDOFF_CREDIT 4	/* longer runs in a row that end a P's hand-off mode */
 #define M_STACK_SIZE (256 * 1024)
 #define SYSCALL_TAKE_NS 20000	/* a P in a call this long may go to a G back from its own */
 
@@ -935,8 +936,10 @@ static inline __attribute__((always_inline)) void park_direct(struct gr_m *mp, s
 		gp->cputicks += now - gp->run_since;
 	gp->run_since = 0;
 	__atomic_store_n(&pp->nexec, pp->nexec + 1, __ATOMIC_RELAXED);
-	if (atomic_load_explicit(&pp->xhandoffs, memory_order_relaxed) != handoff)
-		atomic_store_explicit(&pp->xhandoffs, handoff, memory_order_relaxed);
+	uint8_t credit = atomic_load_explicit(&pp->xhandoffs, memory_order_relaxed);
+	uint8_t left = handoff ? HANDOFF_CREDIT : credit ? credit - 1 : 0;
+	if (left != credit)
+		atomic_store_explicit(&pp->xhandoffs, left, memory_order_relaxed);
 	atomic_store_explicit(&next->xstatus, GR_G_RUNNING, memory_order_relaxed);
 	next->m = mp;
 	gr_sig_resumed(mp, next);
@@ -1096,8 +1099,13 @@ static struct gr_p *pin_in_place(struct gr_g *gp, bool *pinned)
  * through park_direct: the woken M finds nothing, and with two Ps a ping-pong kept one
  * spinning and stealing its Gs back and forth.  So while the latest G that parked into
  * runnext did so within HANDOFF_TICKS of starting to run (xhandoffs), the wake-up of a G
- * readied into an otherwise empty queue is deferred and marked owed (xwakeowed).  A G
- * that ran longer first (a create, some work, a join) clears xhandoffs.  sysmon, which
+ * readied into an otherwise empty queue is deferred and marked owed (xwakeowed).  Gs
+ * that ran longer first (a create, some work, a join) clear xhandoffs, HANDOFF_CREDIT
+ * of them in a row: on a loaded machine the kernel deschedules an M now and then, and
+ * the G it ran then looks like a long run; when one such G ended the mode, each of the
+ * next readies woke the other M, whose spinning stole the pair apart (mutex_pingpong
+ * at GREEN_MAXPROCS=2 ran 1.3 to 2 times slower than at 1, with ~3,000 M wake-ups a
+ * second).  sysmon, which
  * looks every OWED_TICK_NS while a wake-up is owed, pays it (wakep) when the G has
  * waited a whole tick while the P started no G, and clears xhandoffs too.
  *

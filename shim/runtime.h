@@ -330,14 +330,15 @@ struct gr_p {
 	 * tell a P that is about to run its runnext from one stuck in a long G). */
 	uint32_t nexec;
 	/*
-	 * Deferred wake-ups (proc.c: wakep_deferred).  xhandoffs: the latest G that parked
-	 * into runnext had run only briefly, a hand-off (set and cleared by park_direct;
-	 * cleared by sysmon when it had to pay a deferred wake-up).  xwakeowed: a G went
+	 * Deferred wake-ups (proc.c: wakep_deferred).  xhandoffs: nonzero while the Gs that
+	 * parked into runnext ran only briefly, hand-offs (park_direct sets it to
+	 * HANDOFF_CREDIT on a hand-off and counts it down on a park after a longer run;
+	 * sysmon zeroes it when it had to pay a deferred wake-up).  xwakeowed: a G went
 	 * to runnext without waking an M, so sysmon watches the P (set by the owner,
 	 * cleared by sysmon once runnext and the queue are empty).  Both relaxed; the
 	 * ordering that keeps a wake-up from being lost is described at wakep_deferred.
 	 */
-	_Atomic bool xhandoffs;
+	_Atomic uint8_t xhandoffs;
 	_Atomic bool xwakeowed;
 	struct gr_g *gfree; /* cache of exited Gs for reuse (stack.c) */
 	int ngfree;
