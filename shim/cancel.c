@@ -36,16 +36,17 @@ static _Atomic int *cancelhandling(void *tcb)
 	return (_Atomic int *)((char *)tcb + GR_PT_CANCELHANDLING);
 }
 
-/* Set (release) by the first cancellation request.  Until then no thread has one due, and
- * the checks skip the load of cancelhandling: for a G that just resumed it is a line of
- * its TCB that nothing else on the way back to its code touches.  A check that misses a
- * request made concurrently is one made just before it; the requester's kick (or the next
- * cancellation point) sees it. */
+/* Set (release) by the first cancellation request green sees.  Until then no G of
+ * green's has one due, and the checks skip the load of cancelhandling: for a G that just
+ * resumed it is a line of its TCB that nothing else on the way back to its code touches.
+ * A check that misses a request made concurrently is one made just before it; the
+ * requester's kick (or the next cancellation point) sees it.  Foreign threads always
+ * look: glibc may cancel the threads it started itself without calling green. */
 static _Atomic bool xcancel_used;
 
 bool gr_cancel_due(struct gr_g *gp)
 {
-	if (!atomic_load_explicit(&xcancel_used, memory_order_acquire))
+	if (!gp->foreign && !atomic_load_explicit(&xcancel_used, memory_order_acquire))
 		return false;
 	int ch = atomic_load_explicit(cancelhandling(gp->tcb), memory_order_acquire);
 
