@@ -14,12 +14,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* 4 bytes in a release build: locks are embedded by the thousand (a wait-queue bucket, a
+ * descriptor's state), and only GR_ASSERT_HELD, compiled in from DEBUG=1, reads the owner. */
 struct gr_lock {
 	_Atomic uint32_t xstate; /* 0 free, 1 locked, 2 locked with sleepers */
-	const void *owner;	 /* the OS thread holding it (see gr_lock_self) */
+#if GR_DEBUG >= 1
+	const void *owner; /* the OS thread holding it (see gr_lock_self) */
+#endif
 };
 
-#define GR_LOCK_INIT {0, 0}
+#define GR_LOCK_INIT {0}
 
 void gr_lock(struct gr_lock *l);
 void gr_unlock(struct gr_lock *l);

@@ -11,7 +11,8 @@
  *
  * Descriptor state (struct pd) lives in a table indexed by fd, in chunks that are never
  * freed, so a pointer to a pd is valid for the life of the process whatever happens to
- * the fd.  Each pd counts the fd's lives (xseq): close and dup2 over the fd bump it to an
+ * the fd; what few descriptors need (a peer, socket timeouts) lives in a second such
+ * table (struct pd_ext), so that a server's thousands of sockets cost 32 bytes each.  Each pd counts the fd's lives (xseq): close and dup2 over the fd bump it to an
  * odd value before the real call and to the next even value after it.  Everything known
  * about the descriptor (its kind, its registration) is stored together with the life it
  * describes (xinfo's high half), so a new descriptor with a reused number never inherits
@@ -26,9 +27,10 @@
  * and still finds nothing simply parks again.  One counter serves readers and writers:
  * epoll reports the full mask on each event anyway, and writers rarely wait.
  *
- * Direct wake-ups.  When green created both ends of a pipe or socketpair, each pd knows
- * the other (xpeer).  A call that moved data through one end, and the close of one end,
- * kick the other end: bump its counter and wake its waiters at once, as the poller would.
+ * Direct wake-ups.  When green created both ends of a pipe or socketpair, each end knows
+ * the other (pd_ext.xpeer).  A call that moved data through one end, and the close of one
+ * end, kick the other end: bump its counter and wake its waiters at once, as the poller
+ * would.
  * The reader readied this way goes to the writer's own P (runnext), with no trip through
  * epoll or another M.  The bump follows the call, and a waiter snapshots the counter
  * before its own call, so a waiter that found the pipe empty just before the write never
@@ -68,8 +70,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -94,29 +96,40 @@
 #define INFO_KIND 0xffu
 #define INFO_REGISTERED 0x100u
 #define INFO_FRESH 0x200u /* a socket from our socket() hook, not yet connected */
+#define INFO_TIMEO 0x400u     /* the timeouts of this life are known as of pd.timeo_epoch */
+#define INFO_TIMEO_SET 0x800u /* ...and are not both 0: pd_ext holds them */
 #define FLAGS_CACHED 2u /* pd.xflags holds an answer */
 
 #define EVFD_TAG UINT64_MAX
 
-/* One descriptor's state.  The lock is a leaf: nothing else is taken while it is held. */
+/* One descriptor's state: 32 bytes in a release build, what every descriptor a G waited
+ * on costs (a server's connections).  What only some descriptors need lives in struct
+ * pd_ext.  The lock is a leaf: nothing else is taken while it is held. */
 struct pd {
-	/* Serializes classification, registration and the life bumps of close. */
+	/* Serializes classification, registration, the timeout cache and the life bumps of
+	 * close. */
 	struct gr_lock lock;
 	/* Atomic: the fd's life; odd while close or dup2 over it is in progress. */
 	_Atomic uint32_t xseq;
 	/* Atomic: bumped (seq_cst) by the poller on each event of the current life; Gs park
 	 * on its address while it keeps the value they saw before their call. */
 	_Atomic uint32_t xgen;
+	/* Protected by lock: the timeout epoch (xtimeo_epoch) as of which INFO_TIMEO holds. */
+	uint32_t timeo_epoch;
 	/* Atomic: (life << 32) | kind | INFO_*: what is known of that life.  Written under
 	 * lock, read without it. */
 	_Atomic uint64_t xinfo;
 	/* Atomic: (life << 32) | (flags epoch << 2) | FLAGS_CACHED | O_NONBLOCK, as F_GETFL
 	 * said in that life and epoch (see pd_nonblock); 0 until then. */
 	_Atomic uint64_t xflags;
-	/* Protected by lock: SO_RCVTIMEO/SO_SNDTIMEO (ns, 0 = none) of life timeo_seq as of
-	 * timeo_epoch. */
-	uint32_t timeo_seq, timeo_epoch;
-	int64_t rcvtimeo, sndtimeo;
+};
+_Static_assert(GR_DEBUG >= 1 || sizeof(struct pd) == 32, "struct pd stays small");
+
+/* The rest of a descriptor's state, in a table of its own indexed the same way, whose
+ * pages are touched only by the descriptors that have some: the ends of the pipes and
+ * socketpairs green created, and sockets with SO_RCVTIMEO or SO_SNDTIMEO set.  It was part
+ * of struct pd (80 bytes then): 800 KB for a server's 10,000 sockets that used none of it. */
+struct pd_ext {
 	/* Atomic: the other end of a pipe or socketpair green created, (life << 32) |
 	 * (peer fd + 1), and the peer's life then (xpeer_seq, stored first).  0: unknown.
 	 * Written by gr_netpoll_pair, read racily: a stale peer costs a spurious wake. */
@@ -125,9 +138,16 @@ struct pd {
 	/* Atomic: set by the peer's kick; cleared by a waiter before it parks, so it can tell
 	 * a kick woke it (then a registration made for an unhooked writer is dropped). */
 	_Atomic uint32_t xkicked;
+	/* Protected by the pd's lock: SO_RCVTIMEO/SO_SNDTIMEO (ns) of the life and epoch the
+	 * pd's INFO_TIMEO records, when INFO_TIMEO_SET says they are not both 0. */
+	int64_t rcvtimeo, sndtimeo;
 };
 
-static struct pd *_Atomic chunks[NCHUNKS];
+/* Both tables are chunks of CHUNK_SIZE entries, mapped on first use and never unmapped, so
+ * a pointer to an entry stays valid for the life of the process whatever happens to the
+ * fd. */
+static void *_Atomic chunks[NCHUNKS];	/* of struct pd */
+static void *_Atomic ext_chunks[NCHUNKS]; /* of struct pd_ext */
 
 /* The poller.  epfd/evfd are written once by init (xinit release) and read after. */
 static int epfd = -1, evfd = -1;
@@ -141,27 +161,42 @@ static _Atomic uint32_t xwakesig;   /* the break eventfd has been written, not y
 static _Atomic uint32_t xtimeo_epoch;
 static _Atomic uint32_t xflags_epoch; /* bumped around every F_SETFL and FIONBIO */
 
-static struct pd *pd_lookup(int fd, bool create)
+/* The chunk of tab that holds fd (entries of size bytes), mapped if create and missing;
+ * NULL when fd is out of range or the chunk is missing.  A fresh anonymous mapping, not
+ * calloc: its pages stay untouched until an entry on them is used, where calloc may clear
+ * recycled heap memory and touch all of it. */
+static void *chunk_of(void *_Atomic *tab, int fd, size_t size, bool create)
 {
 	if (fd < 0 || fd >= NCHUNKS * CHUNK_SIZE)
 		return NULL;
-	struct pd *c = atomic_load_explicit(&chunks[fd >> CHUNK_BITS], memory_order_acquire);
-	if (!c) {
-		if (!create)
-			return NULL;
-		struct pd *n = calloc(CHUNK_SIZE, sizeof(*n));
-		if (!n)
-			return NULL;
-		/* Release: the zeroed chunk is visible before its pointer.  Pairs with the
-		 * acquire above. */
-		if (!atomic_compare_exchange_strong_explicit(&chunks[fd >> CHUNK_BITS], &c, n,
-							     memory_order_acq_rel,
-							     memory_order_acquire))
-			free(n);
-		else
-			c = n;
-	}
-	return &c[fd & (CHUNK_SIZE - 1)];
+	void *c = atomic_load_explicit(&tab[fd >> CHUNK_BITS], memory_order_acquire);
+	if (c || !create)
+		return c;
+	void *n = mmap(NULL, CHUNK_SIZE * size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (n == MAP_FAILED)
+		return NULL;
+	/* Release: the zeroed chunk is visible before its pointer.  Pairs with the acquire
+	 * above. */
+	if (atomic_compare_exchange_strong_explicit(&tab[fd >> CHUNK_BITS], &c, n,
+						    memory_order_acq_rel, memory_order_acquire))
+		return n;
+	munmap(n, CHUNK_SIZE * size);
+	return c;
+}
+
+static struct pd *pd_lookup(int fd, bool create)
+{
+	struct pd *c = chunk_of(chunks, fd, sizeof(*c), create);
+
+	return c ? &c[fd & (CHUNK_SIZE - 1)] : NULL;
+}
+
+static struct pd_ext *ext_lookup(int fd, bool create)
+{
+	struct pd_ext *c = chunk_of(ext_chunks, fd, sizeof(*c), create);
+
+	return c ? &c[fd & (CHUNK_SIZE - 1)] : NULL;
 }
 
 static gr_fd_claimed_fn claimed;
@@ -321,51 +356,64 @@ static int pd_register(struct pd *pd, int fd, uint32_t seq)
 	return 0;
 }
 
-/* Records peer as the other end of fd's current life. */
-static void pd_set_peer(struct pd *pd, struct pd *peer, int peer_fd)
+/* Records peer (fd peer_fd) as the other end of the current life of pd, whose extra state
+ * is ext. */
+static void pd_set_peer(struct pd *pd, struct pd_ext *ext, struct pd *peer, int peer_fd)
 {
 	uint32_t seq = pd_seq(pd);
 
-	atomic_store_explicit(&pd->xpeer_seq, pd_seq(peer), memory_order_relaxed);
+	atomic_store_explicit(&ext->xpeer_seq, pd_seq(peer), memory_order_relaxed);
 	/* Release: xpeer_seq before xpeer; pairs with the acquire in pd_peer. */
-	atomic_store_explicit(&pd->xpeer, (uint64_t)seq << 32 | (uint32_t)(peer_fd + 1),
+	atomic_store_explicit(&ext->xpeer, (uint64_t)seq << 32 | (uint32_t)(peer_fd + 1),
 			      memory_order_release);
 }
 
 void gr_netpoll_pair(int a, int b)
 {
 	struct pd *pa = pd_lookup(a, true), *pb = pd_lookup(b, true);
+	struct pd_ext *ea = ext_lookup(a, true), *eb = ext_lookup(b, true);
 
-	if (!pa || !pb)
+	if (!pa || !pb || !ea || !eb)
 		return;
-	pd_set_peer(pa, pb, b);
-	pd_set_peer(pb, pa, a);
+	pd_set_peer(pa, ea, pb, b);
+	pd_set_peer(pb, eb, pa, a);
 }
 
-/* The other end of life seq of pd, if green knows it and it lives in the life it was
- * paired in; else NULL. */
-static struct pd *pd_peer(struct pd *pd, uint32_t seq)
+/* The other end of life seq of fd, if green knows it and it lives in the life it was
+ * paired in: its extra state (which pairing gave it); else NULL. */
+static struct pd_ext *pd_peer(int fd, uint32_t seq, struct pd **peer)
 {
-	uint64_t pr = atomic_load_explicit(&pd->xpeer, memory_order_acquire);
+	struct pd_ext *ext = ext_lookup(fd, false);
+	uint64_t pr = ext ? atomic_load_explicit(&ext->xpeer, memory_order_acquire) : 0;
 
 	if ((uint32_t)(pr >> 32) != seq || !(uint32_t)pr)
 		return NULL;
-	struct pd *peer = pd_lookup((int)(uint32_t)pr - 1, false);
-	if (!peer || atomic_load_explicit(&peer->xseq, memory_order_acquire) !=
-			     atomic_load_explicit(&pd->xpeer_seq, memory_order_relaxed))
+	int peer_fd = (int)(uint32_t)pr - 1;
+	*peer = pd_lookup(peer_fd, false);
+	if (!*peer || atomic_load_explicit(&(*peer)->xseq, memory_order_acquire) !=
+			      atomic_load_explicit(&ext->xpeer_seq, memory_order_relaxed))
 		return NULL;
-	return peer;
+	return ext_lookup(peer_fd, false);
 }
 
-/* After a call that moved data through life seq of pd: the other end, if green knows it,
- * has news (data to read, or room to write); wake its waiters (see the top). */
-static void peer_kick(struct pd *pd, uint32_t seq)
+/* True if life seq of fd has a peer green knows. */
+static bool pd_paired(int fd, uint32_t seq)
 {
-	struct pd *peer = pd_peer(pd, seq);
+	struct pd *peer;
 
-	if (!peer)
+	return pd_peer(fd, seq, &peer) != NULL;
+}
+
+/* After a call that moved data through life seq of fd: the other end, if green knows it,
+ * has news (data to read, or room to write); wake its waiters (see the top). */
+static void peer_kick(int fd, uint32_t seq)
+{
+	struct pd *peer;
+	struct pd_ext *peer_ext = pd_peer(fd, seq, &peer);
+
+	if (!peer_ext)
 		return;
-	atomic_store_explicit(&peer->xkicked, 1, memory_order_relaxed);
+	atomic_store_explicit(&peer_ext->xkicked, 1, memory_order_relaxed);
 	/* seq_cst; pairs with may_sleep's loads under the wait queue's lock. */
 	atomic_fetch_add_explicit(&peer->xgen, 1, memory_order_seq_cst);
 	/* A signal handler's write (the self-pipe trick) that interrupted the scheduler,
@@ -383,7 +431,7 @@ void gr_netpoll_kick(int fd)
 	struct pd *pd = pd_lookup(fd, false);
 
 	if (pd)
-		peer_kick(pd, atomic_load_explicit(&pd->xseq, memory_order_acquire));
+		peer_kick(fd, atomic_load_explicit(&pd->xseq, memory_order_acquire));
 }
 
 /* Drops the epoll registration of life seq of a paired fd, if it has one.  Its other
@@ -422,7 +470,7 @@ static void pd_bump(struct pd *pd, int fd, bool unregister)
 	gr_unlock(&pd->lock);
 	gr_park_wake(&pd->xgen, INT_MAX, 0);
 	if (seq & 1)
-		peer_kick(pd, seq - 1);
+		peer_kick(fd, seq - 1);
 }
 
 void gr_netpoll_close_begin(int fd)
@@ -486,26 +534,51 @@ void gr_netpoll_timeo_changed(void)
 	atomic_fetch_add_explicit(&xtimeo_epoch, 1, memory_order_release);
 }
 
-/* SO_RCVTIMEO (in) or SO_SNDTIMEO (out) of a socket, in ns; 0 = none. */
+/* Requires pd's lock.  Asks the kernel for the timeouts of fd, the socket of life seq of
+ * pd, as of timeout epoch epoch, and caches them there: in the pd's info word, and in its
+ * pd_ext only when they are not both 0.  Returns SO_SNDTIMEO (out) or SO_RCVTIMEO. */
+static int64_t sock_timeo_fetch_locked(struct pd *pd, int fd, uint32_t seq, uint32_t epoch,
+				       bool out)
+{
+	GR_ASSERT_HELD(&pd->lock);
+	struct timeval tv[2] = {{0, 0}, {0, 0}};
+	socklen_t len = sizeof(tv[0]);
+	gr_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv[0], (long)&len, 0);
+	len = sizeof(tv[1]);
+	gr_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv[1], (long)&len, 0);
+	int64_t rcv = (int64_t)tv[0].tv_sec * 1000000000 + tv[0].tv_usec * 1000;
+	int64_t snd = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_usec * 1000;
+
+	bool set = rcv || snd;
+	struct pd_ext *ext = set ? ext_lookup(fd, true) : NULL;
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if ((uint32_t)(in >> 32) == seq && (ext || !set)) { /* else: not cached */
+		if (ext) {
+			ext->rcvtimeo = rcv;
+			ext->sndtimeo = snd;
+		}
+		in = (in & ~(uint64_t)INFO_TIMEO_SET) | INFO_TIMEO | (set ? INFO_TIMEO_SET : 0);
+		atomic_store_explicit(&pd->xinfo, in, memory_order_release);
+		pd->timeo_epoch = epoch;
+	}
+	return out ? snd : rcv;
+}
+
+/* SO_RCVTIMEO (in) or SO_SNDTIMEO (out) of fd, the socket of life seq of pd, in ns; 0 =
+ * none.  Cached per life until the program sets a timeout on some socket. */
 static int64_t sock_timeo(struct pd *pd, int fd, uint32_t seq, bool out)
 {
 	uint32_t epoch = atomic_load_explicit(&xtimeo_epoch, memory_order_acquire);
+	int64_t t = 0;
 
 	gr_lock(&pd->lock);
-	if (pd->timeo_seq != seq || pd->timeo_epoch != epoch) {
-		struct timeval tv[2] = {{0, 0}, {0, 0}};
-		socklen_t len = sizeof(tv[0]);
-		gr_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv[0], (long)&len,
-			    0);
-		len = sizeof(tv[1]);
-		gr_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv[1], (long)&len,
-			    0);
-		pd->rcvtimeo = (int64_t)tv[0].tv_sec * 1000000000 + tv[0].tv_usec * 1000;
-		pd->sndtimeo = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_usec * 1000;
-		pd->timeo_seq = seq;
-		pd->timeo_epoch = epoch;
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if ((uint32_t)(in >> 32) != seq || !(in & INFO_TIMEO) || pd->timeo_epoch != epoch) {
+		t = sock_timeo_fetch_locked(pd, fd, seq, epoch, out);
+	} else if (in & INFO_TIMEO_SET) {
+		struct pd_ext *ext = ext_lookup(fd, false); /* made before the bit was set */
+		t = out ? ext->sndtimeo : ext->rcvtimeo;
 	}
-	int64_t t = out ? pd->sndtimeo : pd->rcvtimeo;
 	gr_unlock(&pd->lock);
 	return t;
 }
@@ -666,7 +739,7 @@ static long io_wait(struct gr_io *io)
 		if (kind == GR_FD_PLAIN)
 			return handoff_call(io);
 		if (!yielded && io->mode == GR_IO_IN && io->nowait && kind != GR_FD_READY &&
-		    !(in & INFO_REGISTERED) && pd_peer(pd, seq) && local_work()) {
+		    !(in & INFO_REGISTERED) && pd_paired(io->fd, seq) && local_work()) {
 			/* The G queued here is most likely the one this G just kicked, about
 			 * to write what this G reads: let it run first (see the top). */
 			yielded = true;
@@ -700,7 +773,8 @@ static long io_wait(struct gr_io *io)
 			return io->nowait && kind != GR_FD_READY ? -EAGAIN : io->call(io);
 		/* A paired end waits for its peer's kick, and registers with epoll only for a
 		 * writer no hook sees (see the top). */
-		bool paired = pd_peer(pd, seq) != NULL;
+		bool paired = pd_paired(io->fd, seq);
+		struct pd_ext *ext = paired ? ext_lookup(io->fd, false) : NULL;
 		if (!paired) {
 			r = pd_register(pd, io->fd, seq);
 			if (r == -EPERM)
@@ -724,7 +798,7 @@ static long io_wait(struct gr_io *io)
 			until = lazy ? t : until;
 		}
 		if (paired)
-			atomic_store_explicit(&pd->xkicked, 0, memory_order_relaxed);
+			atomic_store_explicit(&ext->xkicked, 0, memory_order_relaxed);
 		r = park(pd, seq, gen, until, registered, true);
 		if (r == -ETIMEDOUT && lazy) {
 			/* No kick for a while: maybe a writer no hook sees.  Register. */
@@ -736,7 +810,7 @@ static long io_wait(struct gr_io *io)
 			continue;
 		}
 		if (r == 0 && paired && (in & INFO_REGISTERED) &&
-		    atomic_load_explicit(&pd->xkicked, memory_order_relaxed))
+		    atomic_load_explicit(&ext->xkicked, memory_order_relaxed))
 			pd_unregister(pd, io->fd, seq); /* the peer's kicks work again */
 		if (r == -ETIMEDOUT)
 			return -EAGAIN;
@@ -937,15 +1011,22 @@ void gr_netpoll_fork_child(void)
 	init_lock = (struct gr_lock)GR_LOCK_INIT;
 	for (int c = 0; c < NCHUNKS; c++) {
 		struct pd *chunk = atomic_load_explicit(&chunks[c], memory_order_relaxed);
+		struct pd_ext *ext = atomic_load_explicit(&ext_chunks[c], memory_order_relaxed);
+		/* Only what must change is written: a page written here is copied from the
+		 * parent's. */
 		for (int i = 0; chunk && i < CHUNK_SIZE; i++) {
 			struct pd *pd = &chunk[i];
-			pd->lock = (struct gr_lock)GR_LOCK_INIT;
+			if (atomic_load_explicit(&pd->lock.xstate, memory_order_relaxed))
+				pd->lock = (struct gr_lock)GR_LOCK_INIT;
 			uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
-			atomic_store_explicit(&pd->xinfo, in & ~(uint64_t)INFO_REGISTERED,
-					      memory_order_relaxed);
-			/* The parent holds both ends too, and its writes kick nobody here. */
-			atomic_store_explicit(&pd->xpeer, 0, memory_order_relaxed);
+			if (in & INFO_REGISTERED)
+				atomic_store_explicit(&pd->xinfo, in & ~(uint64_t)INFO_REGISTERED,
+						      memory_order_relaxed);
 		}
+		/* The parent holds both ends too, and its writes kick nobody here. */
+		for (int i = 0; ext && i < CHUNK_SIZE; i++)
+			if (atomic_load_explicit(&ext[i].xpeer, memory_order_relaxed))
+				atomic_store_explicit(&ext[i].xpeer, 0, memory_order_relaxed);
 	}
 }
 

@@ -23,9 +23,10 @@
 
 #define RUN_TIMEOUT_S 60.0
 
-static const char *const net_cases[] = {"pipe", "paired", "bigwrite", "nonblock", "timeouts",
-					"pollwait", "eventfd",	"tcp",	    "reset",
-					"udp",	    "many",	"churn",    "fifo", "sendfile", "misc", "closefrom"};
+static const char *const net_cases[] = {"pipe",	  "paired", "bigwrite", "nonblock",
+					"timeouts", "timeo_change", "pollwait", "eventfd",
+					"tcp",	  "reset",  "udp",	"many",
+					"churn",  "fifo",   "sendfile", "misc", "closefrom"};
 #define NNET ((int)(sizeof net_cases / sizeof net_cases[0]))
 
 /* Parameters are indexes (Criterion re-executes the binary): case * 2 + (maxprocs - 1). */

@@ -430,6 +430,82 @@ static void case_timeouts(void)
 	close(p[1]);
 }
 
+/* Timeouts that change after a socket has waited, on an unpaired (TCP) socket: green caches
+ * them per descriptor life, and keeps them apart from the descriptor only when set. */
+static int tw_fd;
+static long tw_delay_ms;
+
+static void *timed_writer(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {tw_delay_ms / 1000, tw_delay_ms % 1000 * 1000000};
+	nanosleep(&ts, NULL);
+	CHECK(write(tw_fd, "t", 1) == 1);
+	return NULL;
+}
+
+/* Reads one byte from fd while a thread writes one to peer after delay_ms.  Returns read's
+ * result; *el gets the time it took. */
+static ssize_t read_late_byte(int fd, int peer, long delay_ms, double *el)
+{
+	char c;
+	tw_fd = peer;
+	tw_delay_ms = delay_ms;
+	pthread_t t = spawn(timed_writer, NULL);
+	double t0 = now_ms();
+	ssize_t r = read(fd, &c, 1);
+	*el = now_ms() - t0;
+	join(t);
+	return r;
+}
+
+static ssize_t read_timed(int fd, double *el)
+{
+	char c;
+	double t0 = now_ms();
+	ssize_t r = read(fd, &c, 1);
+	*el = now_ms() - t0;
+	return r;
+}
+
+static void set_rcvtimeo(int fd, long ms)
+{
+	struct timeval tv = {ms / 1000, ms % 1000 * 1000};
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+}
+
+static void case_timeo_change(void)
+{
+	int port, ls = listener(&port);
+	int s = dial(port), a = accept(ls, NULL, NULL);
+	double el;
+	CHECK(s >= 0 && a >= 0);
+	/* No timeout yet: the read waits for the byte. */
+	CHECK(read_late_byte(a, s, 50, &el) == 1);
+	/* Set after that wait: it applies. */
+	set_rcvtimeo(a, 100);
+	CHECK(read_timed(a, &el) == -1 && errno == EAGAIN && el >= 90 && el < 5000);
+	/* Changed through a duplicate: it applies to the original too. */
+	int d = dup(a);
+	set_rcvtimeo(d, 200);
+	CHECK(read_timed(a, &el) == -1 && errno == EAGAIN && el >= 180 && el < 5000);
+	close(d);
+	/* Cleared: reads wait past the old timeout, the first and the next. */
+	set_rcvtimeo(a, 0);
+	CHECK(read_late_byte(a, s, 250, &el) == 1 && el >= 200);
+	CHECK(read_late_byte(a, s, 250, &el) == 1 && el >= 200);
+	/* A new descriptor with the old number does not inherit it. */
+	set_rcvtimeo(a, 100);
+	close(a);
+	int s2 = dial(port), a2 = accept(ls, NULL, NULL);
+	CHECK(s2 >= 0 && a2 >= 0);
+	CHECK(read_late_byte(a2, s2, 250, &el) == 1 && el >= 200);
+	close(a2);
+	close(s2);
+	close(s);
+	close(ls);
+}
+
 /* ---- poll, select, epoll_wait woken by another thread --------------------------------- */
 
 static int wake_fd;
@@ -980,6 +1056,7 @@ static const struct net_case cases[] = {
 	{"bigwrite", case_bigwrite},
 	{"nonblock", case_nonblock},
 	{"timeouts", case_timeouts},
+	{"timeo_change", case_timeo_change},
 	{"pollwait", case_pollwait},
 	{"eventfd", case_eventfd},
 	{"stdout", case_stdout},
