@@ -35,8 +35,9 @@ void gr_sig_g_exit(struct gr_g *gp);
  * is the G that process-directed signals nobody takes go to. */
 void gr_sig_fork_child(struct gr_g *gp);
 
-/* The M's kernel mask for a new M (read once) and, on every switch to gp, the G's mask
- * loaded into the kernel when it differs from what the M has (one compare otherwise). */
+/* The M's kernel mask for a new M (read once: every signal blocked, as newm starts its
+ * thread) and, on every switch to gp, the G's mask loaded into the kernel when it differs
+ * from what the M has (one compare otherwise). */
 void gr_sig_m_init(struct gr_m *mp);
 void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask);
 
