@@ -334,7 +334,18 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 	/* Seq_cst store, then the load of xsigpend in deliver: pairs with the sender's
 	 * seq_cst fetch_or then load of the mask, so one of them sees the other. */
 	atomic_store_explicit(&gp->xsigmask, next, memory_order_seq_cst);
-	gr_sig_switch(gp->m, gp); /* the kernel delivers newly unblocked process signals */
+	/* Loaded (the kernel then delivers newly unblocked process signals) whenever the
+	 * kernel mask changes, even if gr_m.sigmask has it already: a handler run since the
+	 * store (a kick's delivery) may have loaded it, and its sigreturn put the old one
+	 * back.  Checking gr_m.sigmask alone, the M kept the old mask until the next
+	 * change: the kernel still let through a signal the G had just blocked, in 6 of 24
+	 * runs of 100,000 SIG_BLOCKs by a thread that another pthread_kill()ed without pause
+	 * (MAXPROCS=4). */
+	uint64_t want = gr_sig_want_mask(next);
+	if (want != gr_sig_want_mask(cur))
+		gr_sig_setmask_m(gp->m, want);
+	else
+		gr_sig_switch(gp->m, gp);
 	gr_sig_deliver_pending(gp);
 	return 0;
 }
@@ -593,6 +604,13 @@ int gr_sig_suspend(const sigset_t *mask)
 	gr_lock(&gp->siglock);
 	atomic_store_explicit(&gp->xsigmask, old, memory_order_seq_cst);
 	gr_unlock(&gp->siglock);
+	/* rt_sigsuspend, and the sigreturn of each handler it ran, put the old mask back in
+	 * the kernel, but a handler that loaded the suspend mask (a kick's delivery, the
+	 * program's pthread_kill of itself) left gr_m.sigmask saying the suspend mask: the
+	 * next G with that mask ran on this M with the old one, and a pthread_kill of itself
+	 * stayed pending (tests/progs/sig_suspend_mask).  gr_m.sigmask then differs from the
+	 * G's mask: compare and load. */
+	gr_sig_switch(gp->m, gp);
 	gr_exitsyscall();
 	return -EINTR;
 }

@@ -8,8 +8,8 @@
  * sig_intr_race: a pthread_kill storm on threads handing off through condition variables.
  * sig_runnable: a signal sent to a thread waiting in a run queue.  sig_blocked_wait: one sent
  * to a thread blocked in a lock, barrier, once or futex wait.  sig_m_start: a signal every
- * thread blocks, sent while green starts an M.  gc_boehm: Boehm GC, which stops threads
- * with signals.
+ * thread blocks, sent while green starts an M.  sig_suspend_mask: the mask after sigsuspend
+ * ran a handler.  gc_boehm: Boehm GC, which stops threads with signals.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -215,6 +215,24 @@ ParameterizedTestParameters(signal, blocked_everywhere_while_m_starts)
 ParameterizedTest(int *n, signal, blocked_everywhere_while_m_starts, .timeout = 60)
 {
 	gr_test_native_vs_green("sig_m_start", NULL, *n, "START", "ok", true, 30.0);
+}
+
+ParameterizedTestParameters(signal, mask_after_sigsuspend_handler)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, 3);
+}
+
+/* sig_suspend_mask: after sigsuspend ran a handler that signalled its own thread, the
+ * kernel mask of the M follows the thread's mask.  Regression: that handler loaded the
+ * suspend mask into the M, its sigreturn put the old one back, and green's record of the
+ * M's mask kept the suspend mask; the next pthread_sigmask to it loaded nothing (a kill()
+ * of the SIGUSR2 the thread blocked killed the process, every run), and a thread born
+ * with that mask ran on the M with the old one (its pthread_kill of itself left the
+ * handler pending, every run at MAXPROCS=1). */
+ParameterizedTest(int *n, signal, mask_after_sigsuspend_handler, .timeout = 60)
+{
+	gr_test_native_vs_green("sig_suspend_mask", NULL, *n, "SUSPEND", "ok", true, 30.0);
 }
 
 ParameterizedTestParameters(signal, to_thread_blocked_in_lock)
