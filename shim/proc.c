@@ -1499,8 +1499,13 @@ static void m0_g0_main(void *arg)
 	struct gr_m *mp = arg;
 	struct gr_g *gp = mp->curg;
 
-	/* The main G was never started by execute: complete its first switch here. */
-	mp->curg = NULL;
+	/* The main G was never started by execute: complete its first switch here, as
+	 * execute does after one.  Without gr_sig_m_idle M0 looked for work with the main
+	 * G's mask, open to a signal that another G had blocked already (no growth of the
+	 * blocked set, so no grow_blocked) and that the main G blocked meanwhile on another
+	 * M. */
+	__atomic_store_n(&mp->curg, NULL, __ATOMIC_SEQ_CST); /* see execute */
+	gr_sig_m_idle(mp);
 	finish_op(mp, gp);
 	schedule(mp);
 }
