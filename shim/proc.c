@@ -198,12 +198,23 @@ static void newm_create(void *arg)
 {
 	struct newm_args *a = arg;
 	pthread_attr_t attr;
+	sigset_t all;
 	pthread_t t;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, M_STACK_SIZE);
-	a->rc = gr_real.pthread_create(&t, &attr, m_start, a->mp);
+	/* The thread starts with every signal blocked, as an M asleep in stopm; execute
+	 * loads its first G's mask.  With the creator's mask (that of the G running there) it
+	 * could take a signal that every G blocked after the clone: grow_blocked cannot reach
+	 * a thread that has not started (no ktid yet), and glibc's start_thread opened the
+	 * old mask before m_start ran.  proc_signal at MAXPROCS=2 died of a kill()ed SIGUSR2
+	 * meant for its sigwait, in 1 run of 76 to 200 on a loaded machine
+	 * (tests/progs/sig_m_start). */
+	sigfillset(&all); /* glibc's leaves out SIGCANCEL and SIGSETXID */
+	a->rc = pthread_attr_setsigmask_np(&attr, &all); /* 0 or ENOMEM */
+	if (a->rc == 0)
+		a->rc = gr_real.pthread_create(&t, &attr, m_start, a->mp);
 	pthread_attr_destroy(&attr);
 }
 
@@ -1509,8 +1520,13 @@ static void m0_g0_main(void *arg)
 	struct gr_m *mp = arg;
 	struct gr_g *gp = mp->curg;
 
-	/* The main G was never started by execute: complete its first switch here. */
-	mp->curg = NULL;
+	/* The main G was never started by execute: complete its first switch here, as
+	 * execute does after one.  Without gr_sig_m_idle M0 looked for work with the main
+	 * G's mask, open to a signal that another G had blocked already (no growth of the
+	 * blocked set, so no grow_blocked) and that the main G blocked meanwhile on another
+	 * M. */
+	__atomic_store_n(&mp->curg, NULL, __ATOMIC_SEQ_CST); /* see execute */
+	gr_sig_m_idle(mp);
 	finish_op(mp, gp);
 	schedule(mp);
 }

@@ -230,7 +230,12 @@ struct gr_m {
 	int id;
 	bool spinning;	    /* looking for work; counted in gr_sched.xnmspinning */
 	uint64_t fastrand;
-	uint64_t sigmask;   /* this thread's kernel signal mask as green last set it */
+	/* This thread's kernel signal mask as green last set it.  A load made inside a signal
+	 * handler (gr_sig_switch: a kick's delivery, the program's pthread_kill of itself) is
+	 * undone by the handler's sigreturn, which this does not see.  Such a load happens
+	 * only while the running G's mask is not yet on the M: inside gr_sig_setmask and
+	 * gr_sig_suspend, which then load the G's mask whatever this says (signal.c). */
+	uint64_t sigmask;
 	struct gr_m *alllink; /* gr_sched.xallm list; immutable once linked */
 	bool dead;	    /* its OS thread has ended (the main G's pthread_exit) */
 	/* Immutable once the M runs: green's alternate signal stack of this thread

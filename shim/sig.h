@@ -35,8 +35,9 @@ void gr_sig_g_exit(struct gr_g *gp);
  * is the G that process-directed signals nobody takes go to. */
 void gr_sig_fork_child(struct gr_g *gp);
 
-/* The M's kernel mask for a new M (read once) and, on every switch to gp, the G's mask
- * loaded into the kernel when it differs from what the M has (one compare otherwise). */
+/* The M's kernel mask for a new M (read once: every signal blocked, as newm starts its
+ * thread) and, on every switch to gp, the G's mask loaded into the kernel when it differs
+ * from what the M has (one compare otherwise). */
 void gr_sig_m_init(struct gr_m *mp);
 void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask);
 
@@ -49,11 +50,17 @@ void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask);
 extern _Atomic uint64_t gr_sig_kernel_open;
 void gr_sig_reserve(int sig);
 
+/* The kernel mask of an M running a G whose mask is mask. */
+static inline uint64_t gr_sig_want_mask(uint64_t mask)
+{
+	return mask & ~GR_SIG_UNBLOCKABLE &
+	       ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+}
+
 /* The kernel mask an M running gp has. */
 static inline uint64_t gr_sig_want(struct gr_g *gp)
 {
-	return atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) & ~GR_SIG_UNBLOCKABLE &
-	       ~atomic_load_explicit(&gr_sig_kernel_open, memory_order_relaxed);
+	return gr_sig_want_mask(atomic_load_explicit(&gp->xsigmask, memory_order_relaxed));
 }
 
 static inline void gr_sig_switch(struct gr_m *mp, struct gr_g *gp)

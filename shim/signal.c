@@ -10,14 +10,14 @@
  *    picks a thread whose mask allows the signal, which is an M running a G that allows
  *    it, and the handler runs on that G (fs is the G's TCB, so pthread_self() is the G);
  *    a signal every G blocks stays pending in the process until a G unblocks it or
- *    sigwaits for it.  For that, no thread without a G may take one: sysmon blocks every
- *    signal from birth, an M asleep in stopm or blocked in the netpoller blocks every
- *    signal, and an M back on g0 (spinning) blocks at least every signal some live G
- *    blocks (sigblocked.h: with one mask shared by all Gs that is the mask it has, so it
- *    costs nothing).  When that set grows, grow_blocked widens the mask of every M on g0
- *    before pthread_sigmask returns (a SIGCANCEL whose handler edits the mask sigreturn
- *    restores): a kill right after the program blocks a signal must not find a spinning
- *    M with the old mask.
+ *    sigwaits for it.  For that, no thread without a G may take one: sysmon and every new
+ *    M block every signal from birth, an M asleep in stopm or blocked in the netpoller
+ *    blocks every signal, and an M back on g0 (spinning) blocks at least every signal
+ *    some live G blocks (sigblocked.h: with one mask shared by all Gs that is the mask it
+ *    has, so it costs nothing).  When that set grows, grow_blocked widens the mask of
+ *    every M on g0 before pthread_sigmask returns (a SIGCANCEL whose handler edits the
+ *    mask sigreturn restores): a kill right after the program blocks a signal must not
+ *    find a spinning M with the old mask.
  *  - a process-directed signal that arrives while no M runs a G that allows it (every
  *    such G is parked: a single-threaded program waiting in read, natively interrupted
  *    with EINTR) stays pending in the process, where sysmon finds it (gr_sig_sysmon,
@@ -144,9 +144,11 @@ static uint64_t idle_blocked(void)
 
 /* The blocked-anywhere set has grown (gr_sigblocked_move): every M that runs no G (spinning on
  * g0) gets it before this returns, through SIGCANCEL, whose handler ORs it into the mask
- * the kernel restores on sigreturn.  Ms asleep in stopm block everything already; an M
- * running a G loads the new set when it comes back to g0 (the seq_cst pair with execute).
- * Rare: in most programs the set grows once, at start-up. */
+ * the kernel restores on sigreturn.  Ms asleep in stopm block everything already, and so
+ * does an M whose thread has not started (no ktid yet: the tgkill fails), since newm
+ * starts it with every signal blocked; an M running a G loads the new set when it comes
+ * back to g0 (the seq_cst pair with execute).  Rare: in most programs the set grows once,
+ * at start-up. */
 static void grow_blocked(void)
 {
 	uint64_t b = idle_blocked();
@@ -327,7 +329,18 @@ int gr_sig_setmask(int how, const sigset_t *set, sigset_t *old)
 	/* Seq_cst store, then the load of xsigpend in deliver: pairs with the sender's
 	 * seq_cst fetch_or then load of the mask, so one of them sees the other. */
 	atomic_store_explicit(&gp->xsigmask, next, memory_order_seq_cst);
-	gr_sig_switch(gp->m, gp); /* the kernel delivers newly unblocked process signals */
+	/* Loaded (the kernel then delivers newly unblocked process signals) whenever the
+	 * kernel mask changes, even if gr_m.sigmask has it already: a handler run since the
+	 * store (a kick's delivery) may have loaded it, and its sigreturn put the old one
+	 * back.  Checking gr_m.sigmask alone, the M kept the old mask until the next
+	 * change: the kernel still let through a signal the G had just blocked, in 6 of 24
+	 * runs of 100,000 SIG_BLOCKs by a thread that another pthread_kill()ed without pause
+	 * (MAXPROCS=4). */
+	uint64_t want = gr_sig_want_mask(next);
+	if (want != gr_sig_want_mask(cur))
+		gr_sig_setmask_m(gp->m, want);
+	else
+		gr_sig_switch(gp->m, gp);
 	gr_sig_deliver_pending(gp);
 	return 0;
 }
@@ -586,6 +599,13 @@ int gr_sig_suspend(const sigset_t *mask)
 	gr_lock(&gp->siglock);
 	atomic_store_explicit(&gp->xsigmask, old, memory_order_seq_cst);
 	gr_unlock(&gp->siglock);
+	/* rt_sigsuspend, and the sigreturn of each handler it ran, put the old mask back in
+	 * the kernel, but a handler that loaded the suspend mask (a kick's delivery, the
+	 * program's pthread_kill of itself) left gr_m.sigmask saying the suspend mask: the
+	 * next G with that mask ran on this M with the old one, and a pthread_kill of itself
+	 * stayed pending (tests/progs/sig_suspend_mask).  gr_m.sigmask then differs from the
+	 * G's mask: compare and load. */
+	gr_sig_switch(gp->m, gp);
 	gr_exitsyscall();
 	return -EINTR;
 }

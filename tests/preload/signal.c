@@ -7,8 +7,9 @@
  * stack per thread, a stack overflow caught on it, and a handler that blocks.
  * sig_intr_race: a pthread_kill storm on threads handing off through condition variables.
  * sig_runnable: a signal sent to a thread waiting in a run queue.  sig_blocked_wait: one sent
- * to a thread blocked in a lock, barrier, once or futex wait.  gc_boehm: Boehm GC, which
- * stops threads with signals.
+ * to a thread blocked in a lock, barrier, once or futex wait.  sig_m_start: a signal every
+ * thread blocks, sent while green starts an M.  sig_suspend_mask: the mask after sigsuspend
+ * ran a handler.  gc_boehm: Boehm GC, which stops threads with signals.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -196,6 +197,42 @@ ParameterizedTestParameters(signal, to_runnable_thread)
 ParameterizedTest(int *n, signal, to_runnable_thread, .timeout = 60)
 {
 	gr_test_native_vs_green("sig_runnable", NULL, *n, "SPINSIG", "ok", true, 30.0);
+}
+
+ParameterizedTestParameters(signal, blocked_everywhere_while_m_starts)
+{
+	static int procs[] = {2, 4};
+	return cr_make_param_array(int, procs, 2);
+}
+
+/* sig_m_start: a kill() of a signal every thread blocks, at its default action, sent while
+ * green starts a new M (one CPU, so the M's thread has not run yet), stays pending until a
+ * sigwait takes it.  Regression for the flake of per_thread at MAXPROCS=2 (proc_signal
+ * killed by SIGUSR2 in its sigwait section, 1 run in 76 to 200 on a loaded machine): the
+ * new M inherited the mask of the G that ran on the M that cloned it and took the signal
+ * in glibc's start_thread; 14 to 20 of the 20 trials died, in every run.  MAXPROCS=1
+ * starts no M there. */
+ParameterizedTest(int *n, signal, blocked_everywhere_while_m_starts, .timeout = 60)
+{
+	gr_test_native_vs_green("sig_m_start", NULL, *n, "START", "ok", true, 30.0);
+}
+
+ParameterizedTestParameters(signal, mask_after_sigsuspend_handler)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, 3);
+}
+
+/* sig_suspend_mask: after sigsuspend ran a handler that signalled its own thread, the
+ * kernel mask of the M follows the thread's mask.  Regression: that handler loaded the
+ * suspend mask into the M, its sigreturn put the old one back, and green's record of the
+ * M's mask kept the suspend mask; the next pthread_sigmask to it loaded nothing (a kill()
+ * of the SIGUSR2 the thread blocked killed the process, every run), and a thread born
+ * with that mask ran on the M with the old one (its pthread_kill of itself left the
+ * handler pending, every run at MAXPROCS=1). */
+ParameterizedTest(int *n, signal, mask_after_sigsuspend_handler, .timeout = 60)
+{
+	gr_test_native_vs_green("sig_suspend_mask", NULL, *n, "SUSPEND", "ok", true, 30.0);
 }
 
 ParameterizedTestParameters(signal, to_thread_blocked_in_lock)
