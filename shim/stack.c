@@ -89,14 +89,16 @@ static _Atomic bool warned_guard;
  * child, have the kernel's tid (the pid) instead, recorded in the same table
  * (gr_stack_adopt_tid).
  *
- * Protected by tid_lock: the Gs of the live tids, an open-addressing hash table keyed by
- * gp->tid (linear probing, deletion by backward shift, so no tombstones), for the thread
- * CPU clocks and for the skip.  A table indexed by tid would grow with every G ever made.
- * A slot holds only the G (NULL: empty), whose tid is read from the G: 8 bytes a live
- * thread instead of 16, so a G's tid changes only under tid_lock and out of the table.
+ * Protected by tid_lock: the live tids and their Gs, an open-addressing hash table
+ * (linear probing, deletion by backward shift, so no tombstones), for the thread CPU
+ * clocks and for the skip.  A table indexed by tid would grow with every G ever made.
  */
+struct tid_slot {
+	pid_t tid; /* 0: empty */
+	struct gr_g *gp;
+};
 static struct gr_lock tid_lock = GR_LOCK_INIT;
-static struct gr_g **tids;
+static struct tid_slot *tids;
 static size_t tid_cap, ntids; /* tid_cap is 0 or a power of two */
 static pid_t next_tid;	      /* 0 until the first allocation */
 
@@ -107,13 +109,12 @@ static pid_t tid_start(void)
 	return (pid_t)(TID_BASE + (uint32_t)((uint64_t)getpid() * 2654435761u % span));
 }
 
-/* Requires tid_lock.  The slot holding the G of tid, or the empty slot where it would
- * go. */
-static struct gr_g **tid_find_locked(pid_t tid)
+/* Requires tid_lock.  The slot holding tid, or the empty slot where it would go. */
+static struct tid_slot *tid_find_locked(pid_t tid)
 {
 	size_t mask = tid_cap - 1, i = (size_t)tid & mask;
 
-	while (tids[i] && tids[i]->tid != tid)
+	while (tids[i].tid && tids[i].tid != tid)
 		i = (i + 1) & mask;
 	return &tids[i];
 }
@@ -125,15 +126,15 @@ static bool tid_reserve_locked(void)
 	if ((ntids + 1) * 2 <= tid_cap)
 		return true;
 	size_t cap = tid_cap ? tid_cap * 2 : 4096;
-	struct gr_g **old = tids, **t = calloc(cap, sizeof(*t));
+	struct tid_slot *old = tids, *t = calloc(cap, sizeof(*t));
 	if (!t)
 		return ntids + 1 < tid_cap; /* denser than planned, never full */
 	size_t old_cap = tid_cap;
 	tids = t;
 	tid_cap = cap;
 	for (size_t i = 0; i < old_cap; i++)
-		if (old[i])
-			*tid_find_locked(old[i]->tid) = old[i];
+		if (old[i].tid)
+			*tid_find_locked(old[i].tid) = old[i];
 	free(old);
 	return true;
 }
@@ -143,20 +144,20 @@ static void tid_remove_locked(pid_t tid)
 {
 	if (!tid_cap)
 		return;
-	struct gr_g **s = tid_find_locked(tid);
-	if (!*s)
+	struct tid_slot *s = tid_find_locked(tid);
+	if (!s->tid)
 		return;
 	size_t mask = tid_cap - 1, hole = (size_t)(s - tids);
 	/* Backward shift: move each later entry of the probe run whose home does not lie
 	 * cyclically in (hole, j] into the hole. */
-	for (size_t j = (hole + 1) & mask; tids[j]; j = (j + 1) & mask) {
-		size_t home = (size_t)tids[j]->tid & mask;
+	for (size_t j = (hole + 1) & mask; tids[j].tid; j = (j + 1) & mask) {
+		size_t home = (size_t)tids[j].tid & mask;
 		if (((j - home) & mask) >= ((j - hole) & mask)) {
 			tids[hole] = tids[j];
 			hole = j;
 		}
 	}
-	tids[hole] = NULL;
+	tids[hole] = (struct tid_slot){0, NULL};
 	ntids--;
 }
 
@@ -164,19 +165,20 @@ static void tid_remove_locked(pid_t tid)
  * says there is some. */
 static void tid_record_locked(struct gr_g *gp, pid_t tid, bool room)
 {
-	GR_ASSERT_HELD(&tid_lock);
-	gp->tid = tid;
 	if (room) {
-		*tid_find_locked(tid) = gp;
+		*tid_find_locked(tid) = (struct tid_slot){tid, gp};
 		ntids++;
 	}
+	gp->tid = tid;
 }
 
-/* Gives gp, which is in no slot of the table, a new tid recorded as gp's.  The tid stays
- * unrecorded only when memory for the table runs out. */
-static void tid_renew(struct gr_g *gp)
+/* Gives gp a new tid, recorded as gp's, and forgets its old one (0: none).  The tid
+ * stays unrecorded only when memory for the table runs out. */
+static void tid_renew(struct gr_g *gp, pid_t old)
 {
 	gr_lock(&tid_lock);
+	if (old)
+		tid_remove_locked(old);
 	if (!next_tid)
 		next_tid = tid_start();
 	bool room = tid_reserve_locked();
@@ -184,7 +186,7 @@ static void tid_renew(struct gr_g *gp)
 	do {
 		tid = next_tid;
 		next_tid = next_tid + 1 < GR_TID_LIMIT ? next_tid + 1 : TID_BASE;
-	} while (room && *tid_find_locked(tid));
+	} while (room && tid_find_locked(tid)->tid);
 	tid_record_locked(gp, tid, room);
 	gr_unlock(&tid_lock);
 }
@@ -196,8 +198,7 @@ void gr_stack_adopt_tid(struct gr_g *gp, pid_t tid)
 	gr_unlock(&tid_lock);
 }
 
-/* Forgets gp's tid: gp has ended, and is being reset for a new life or its memory is
- * leaving the caches. */
+/* Forgets gp's tid: gp has ended and its memory is leaving the caches. */
 static void tid_release(struct gr_g *gp)
 {
 	gr_lock(&tid_lock);
@@ -211,7 +212,7 @@ struct gr_g *gr_stack_g_by_tid(pid_t tid)
 
 	gr_lock(&tid_lock);
 	if (tid_cap)
-		gp = *tid_find_locked(tid);
+		gp = tid_find_locked(tid)->gp;
 	gr_unlock(&tid_lock);
 	return gp && gp->magic == GR_G_MAGIC ? gp : NULL;
 }
@@ -296,7 +297,7 @@ static struct gr_g *place_g(char *base, size_t size, size_t guard)
 	gp->map_base = base;
 	gp->map_size = size;
 	gp->guard_size = guard;
-	tid_renew(gp);
+	tid_renew(gp, 0);
 	return gp;
 }
 
@@ -423,8 +424,8 @@ static struct gr_g *recycle(struct gr_g *old)
 	void *tcb = old->tcb, *map_base = old->map_base, *stack_lo = old->stack_lo;
 	size_t map_size = old->map_size, stack_size = old->stack_size;
 	size_t guard_size = old->guard_size;
+	pid_t tid = old->tid;
 
-	tid_release(old); /* out of the table before the reset clears the tid it is keyed by */
 	memset(gp, 0, sizeof(*gp));
 	gp->tcb = tcb;
 	gp->map_base = map_base;
@@ -432,7 +433,7 @@ static struct gr_g *recycle(struct gr_g *old)
 	gp->stack_lo = stack_lo;
 	gp->stack_size = stack_size;
 	gp->guard_size = guard_size;
-	tid_renew(gp);
+	tid_renew(gp, tid);
 	if (gr_tls_reinit(gp) != 0) {
 		unmap_g(gp);
 		return NULL;
@@ -447,7 +448,7 @@ static struct gr_g *user_g(const struct gr_stack_req *req)
 
 	gp->user_stack = true;
 	gp->map_size = req->user_size; /* reported by pthread_getattr_np; never unmapped */
-	tid_renew(gp);
+	tid_renew(gp, 0);
 	return gp;
 }
 
