@@ -147,6 +147,42 @@ Test(stack, adopted_tid_is_recorded)
 	cr_assert_eq(gr_stack_g_by_tid(getpid()), &main_g);
 }
 
+/* Tids that share a home slot: adopted ones make a probe run that the next fake tids
+ * land behind, then half of those Gs are recycled (their slots deleted by backward shift
+ * through the run, the new tids inserted).  Every entry must still be found. */
+Test(stack, tids_sharing_a_home_are_all_found)
+{
+	enum { NRUN = 8, N = 16 };
+	static struct gr_g adopted[NRUN];
+	struct gr_g *gs[N];
+	struct gr_stack_req req = {.stack_size = gr_stack_min(), .guard_size = 0};
+	struct gr_p p = {0};
+
+	struct gr_g *first = gr_stack_alloc_g(NULL, &req);
+	cr_assert_not_null(first);
+	first->magic = GR_G_MAGIC;
+	for (int k = 0; k < NRUN; k++) { /* the same home in any table up to 2^20 slots */
+		adopted[k].magic = GR_G_MAGIC;
+		gr_stack_adopt_tid(&adopted[k], first->tid + 1 + (k + 1) * (1 << 20));
+	}
+	for (int i = 0; i < N; i++) {
+		gs[i] = gr_stack_alloc_g(NULL, &req);
+		cr_assert_not_null(gs[i]);
+		gs[i]->magic = GR_G_MAGIC;
+	}
+	cr_assert_eq(gs[0]->tid, first->tid + 1, "fake tids count up: they share the homes");
+	for (int i = 0; i < N; i += 2) {
+		gr_stack_free_g(&p, gs[i]);
+		gs[i] = gr_stack_alloc_g(&p, &req); /* the same memory, a new tid */
+		gs[i]->magic = GR_G_MAGIC;
+	}
+	for (int k = 0; k < NRUN; k++)
+		cr_assert_eq(gr_stack_g_by_tid(adopted[k].tid), &adopted[k], "adopted %d", k);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(gr_stack_g_by_tid(gs[i]->tid), gs[i], "G %d", i);
+	cr_assert_eq(gr_stack_g_by_tid(first->tid), first);
+}
+
 Test(stack, user_stack_holds_tcb_at_its_top)
 {
 	static char buf[256 << 10] __attribute__((aligned(4096)));
