@@ -20,6 +20,30 @@ extern bool gr_arch_fsgsbase;
  * context switches back to *from. */
 void gr_ctx_switch(struct gr_ctx *from, const struct gr_ctx *to);
 
+/* Bytes above a saved context's sp that resuming it reads back (the registers the switch
+ * saved and the frames it returns through: for a park, park_wait, the hook and the
+ * program's callers), and bytes below it that its first calls write.  See
+ * gr_ctx_prefetch. */
+#define GR_CTX_PREFETCH_UP 1024
+#define GR_CTX_PREFETCH_DOWN 256
+
+/* Starts loading, all at once, the stack lines that resuming ctx will touch, up to limit
+ * (the top of its stack), and the head of its TCB.  Resumed cold, a G's returns each wait for the line holding
+ * their return address before the next can start: with a thousand Gs the lines come from
+ * memory, one miss after another. */
+static inline void gr_ctx_prefetch(const struct gr_ctx *ctx, const void *limit)
+{
+	const char *p = (const char *)ctx->sp - GR_CTX_PREFETCH_DOWN;
+	const char *end = (const char *)ctx->sp + GR_CTX_PREFETCH_UP;
+
+	if ((const char *)limit < end)
+		end = limit;
+	for (; p < end; p += 64)
+		__builtin_prefetch(p, 1);
+	/* Its TCB's first line, where green finds the running G (another page). */
+	__builtin_prefetch(ctx->fs);
+}
+
 /* The first frame of every new context (switch.S); never called directly. */
 void gr_ctx_entry(void);
 

@@ -375,6 +375,16 @@ int gr_park_wake_tail(const void *addr, int n, uint32_t bits)
 	return wake(addr, n, bits, GR_WAKE_WOKEN, WAKE_TAIL);
 }
 
+void gr_park_prefetch_bucket(const void *addr)
+{
+	__builtin_prefetch(bucket_of(addr));
+}
+
+void gr_park_prefetch_waiter(const void *addr)
+{
+	__builtin_prefetch(__atomic_load_n(&bucket_of(addr)->head, __ATOMIC_RELAXED));
+}
+
 int gr_park_handoff(const void *addr)
 {
 	return wake(addr, 1, 0, GR_WAKE_HANDOFF, 0);

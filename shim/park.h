@@ -74,6 +74,13 @@ int gr_park_wake_fenced(const void *addr, int n, uint32_t bits);
  * wakes a batch at a time). */
 int gr_park_wake_tail(const void *addr, int n, uint32_t bits);
 
+/* Hints for a waker about to wake a batch of addresses (the poller): first the bucket of
+ * each address, then, once those lines have had time to arrive, the first waiter queued
+ * in it, so the batch's misses overlap instead of coming one wake at a time.  Neither
+ * takes a lock: the waiter is read racily and only prefetched, never dereferenced. */
+void gr_park_prefetch_bucket(const void *addr);
+void gr_park_prefetch_waiter(const void *addr);
+
 /* Wakes the oldest waiter on addr, and under the queue's lock, once that waiter is claimed
  * (woken true) or none was found (false), calls decide(addr, arg, woken) before any waiter
  * can re-check its word: a change decide makes to the word and the wake are one step for

@@ -808,6 +808,8 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 	} else {
 		gr_sig_switch(mp, gp);
 	}
+	gr_ctx_prefetch(&gp->ctx, gp);
+	gr_runq_prefetch_head(pp);
 	gr_ctx_switch(&mp->g0->ctx, &gp->ctx);
 	/* Back on g0 from mp->curg: gp, or a G that gp (or a successor) parked into. */
 	gp = mp->curg;

@@ -21,6 +21,21 @@ struct gr_g *gr_runq_take_runnext(struct gr_p *pp);
  * to run, or NULL.  steal_next allows taking victim's runnext.  Any M holding pp. */
 struct gr_g *gr_runq_steal(struct gr_p *pp, struct gr_p *victim, bool steal_next);
 
+/* Starts loading the G at the head of pp's local queue (its first two lines: what
+ * scheduling it reads), the one the M will most likely run next.  A hint only: the G is
+ * not dereferenced (a stealer may take it meanwhile).  Only the M holding pp. */
+static inline void gr_runq_prefetch_head(const struct gr_p *pp)
+{
+	uint32_t head = atomic_load_explicit(&pp->xrunqhead, memory_order_relaxed);
+
+	if (head == atomic_load_explicit(&pp->xrunqtail, memory_order_relaxed))
+		return;
+	const char *gp = (const char *)atomic_load_explicit(&pp->xrunq[head % GR_RUNQ_SIZE],
+							    memory_order_relaxed);
+	__builtin_prefetch(gp);
+	__builtin_prefetch(gp + 64);
+}
+
 bool gr_runq_empty(struct gr_p *pp);
 uint32_t gr_runq_len(struct gr_p *pp);
 
