@@ -98,6 +98,7 @@
 #define INFO_FRESH 0x200u /* a socket from our socket() hook, not yet connected */
 #define INFO_TIMEO 0x400u     /* the timeouts of this life are known as of pd.timeo_epoch */
 #define INFO_TIMEO_SET 0x800u /* ...and are not both 0: pd_ext holds them */
+#define INFO_PAIRED 0x1000u    /* green made this life with its other end: see pd_ext.xpeer */
 #define FLAGS_CACHED 2u /* pd.xflags holds an answer */
 
 #define EVFD_TAG UINT64_MAX
@@ -306,7 +307,8 @@ static int pd_info(struct pd *pd, int fd, uint32_t seq, uint64_t *info)
 			gr_unlock(&pd->lock);
 			return err;
 		}
-		in = (uint64_t)seq << 32 | ((uint32_t)(in >> 32) == seq ? (in & INFO_FRESH) : 0) | k;
+		in = (uint64_t)seq << 32 |
+		     ((uint32_t)(in >> 32) == seq ? (in & (INFO_FRESH | INFO_PAIRED)) : 0) | k;
 		atomic_store_explicit(&pd->xinfo, in, memory_order_release);
 	}
 	gr_unlock(&pd->lock);
@@ -366,6 +368,13 @@ static void pd_set_peer(struct pd *pd, struct pd_ext *ext, struct pd *peer, int 
 	/* Release: xpeer_seq before xpeer; pairs with the acquire in pd_peer. */
 	atomic_store_explicit(&ext->xpeer, (uint64_t)seq << 32 | (uint32_t)(peer_fd + 1),
 			      memory_order_release);
+	/* Then the flag that sends pd_peer to ext at all: descriptors without it (a server's
+	 * sockets) skip that line at every call. */
+	gr_lock(&pd->lock);
+	uint64_t in = atomic_load_explicit(&pd->xinfo, memory_order_relaxed);
+	if ((uint32_t)(in >> 32) == seq)
+		atomic_store_explicit(&pd->xinfo, in | INFO_PAIRED, memory_order_release);
+	gr_unlock(&pd->lock);
 }
 
 void gr_netpoll_pair(int a, int b)
@@ -383,6 +392,11 @@ void gr_netpoll_pair(int a, int b)
  * paired in: its extra state (which pairing gave it); else NULL. */
 static struct pd_ext *pd_peer(int fd, uint32_t seq, struct pd **peer)
 {
+	struct pd *pd = pd_lookup(fd, false);
+	uint64_t in = pd ? atomic_load_explicit(&pd->xinfo, memory_order_acquire) : 0;
+
+	if ((uint32_t)(in >> 32) != seq || !(in & INFO_PAIRED))
+		return NULL;
 	struct pd_ext *ext = ext_lookup(fd, false);
 	uint64_t pr = ext ? atomic_load_explicit(&ext->xpeer, memory_order_acquire) : 0;
 
@@ -402,6 +416,13 @@ static bool pd_paired(int fd, uint32_t seq)
 	struct pd *peer;
 
 	return pd_peer(fd, seq, &peer) != NULL;
+}
+
+bool gr_netpoll_paired(int fd)
+{
+	struct pd *pd = pd_lookup(fd, false);
+
+	return pd && pd_paired(fd, atomic_load_explicit(&pd->xseq, memory_order_acquire));
 }
 
 /* After a call that moved data through life seq of fd: the other end, if green knows it,

@@ -94,6 +94,9 @@ void gr_netpoll_fd_new(int fd, enum gr_fd_kind kind, bool fresh_sock);
  * of each): data moved through one end wakes the Gs waiting on the other directly. */
 void gr_netpoll_pair(int a, int b);
 
+/* True when green knows the other end of fd's current life (gr_netpoll_pair). */
+bool gr_netpoll_paired(int fd);
+
 /* Data moved through fd by a call that did not go through gr_netpoll_io (the output end of
  * splice or sendfile): wakes the Gs waiting on its peer, if green knows it.  gr_netpoll_io
  * does this itself for the descriptor it waits on. */

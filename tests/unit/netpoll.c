@@ -49,6 +49,29 @@ Test(netpoll, unseen_close_does_not_leak_state)
 	close(again);
 }
 
+Test(netpoll, pairing_lasts_one_life)
+{
+	int sv[2], other = sock();
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	gr_netpoll_fd_new(sv[0], GR_FD_SOCK, false);
+	gr_netpoll_fd_new(sv[1], GR_FD_SOCK, false);
+	gr_netpoll_fd_new(other, GR_FD_SOCK, false);
+	cr_assert(!gr_netpoll_paired(sv[0]), "no peer before the pairing");
+	gr_netpoll_pair(sv[0], sv[1]);
+	cr_assert(gr_netpoll_paired(sv[0]) && gr_netpoll_paired(sv[1]));
+	cr_assert(!gr_netpoll_paired(other), "a socket green did not pair has no peer");
+	gr_netpoll_close_begin(sv[1]);
+	close(sv[1]);
+	gr_netpoll_close_end(sv[1]);
+	cr_assert(!gr_netpoll_paired(sv[0]), "the peer's life ended");
+	int again = sock(); /* most likely sv[1]'s number */
+	gr_netpoll_fd_new(again, GR_FD_SOCK, false);
+	cr_assert(!gr_netpoll_paired(again), "a new fd must not inherit the old pairing");
+	close(again);
+	close(sv[0]);
+	close(other);
+}
+
 Test(netpoll, not_a_g_cannot_park)
 {
 	struct gr_np_token tok;
