@@ -69,8 +69,11 @@ $(BUILD)/obj:
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgreen_shim.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) -Itests -o $@ $< $(BUILD)/libgreen_shim.a \
-		-lcriterion $(LIBS)
+	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) -Itests $(TEST_DEFS) -o $@ $< \
+		$(BUILD)/libgreen_shim.a -lcriterion $(LIBS)
+
+# The stack suite loads a module of the test programs.
+$(BUILD)/tests/unit/stack: $(BUILD)/tests/progs/libtlsie.so
 
 $(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h
 	@mkdir -p $(dir $@)

@@ -128,6 +128,7 @@ void gr_real_msg(const char *a, const char *b, const char *c);
  * shim/preempt.c), in a table of their own that resolves itself on first use: the
  * wrappers may run before gr_init, and none of them is needed to start green.
  */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -217,7 +218,9 @@ struct sembuf;
 	X(int, mq_timedsend, (mqd_t, const char *, size_t, unsigned int,                \
 			      const struct timespec *))                                 \
 	X(int, sigsuspend, (const sigset_t *))                                          \
-	X(int, pause, (void))
+	X(int, pause, (void))                                                           \
+	X(void *, dlopen, (const char *, int))                                          \
+	X(void *, dlmopen, (Lmid_t, const char *, int))
 
 #define GR_REAL_FIELD(ret, name, args) ret(*name) args;
 struct gr_real_sys {

@@ -217,6 +217,15 @@ struct gr_g *gr_stack_g_by_tid(pid_t tid)
 	return gp && gp->magic == GR_G_MAGIC ? gp : NULL;
 }
 
+void gr_stack_each_g(void (*fn)(struct gr_g *gp, void *arg), void *arg)
+{
+	gr_lock(&tid_lock);
+	for (size_t i = 0; i < tid_cap; i++)
+		if (tids[i].tid && tids[i].gp)
+			fn(tids[i].gp, arg);
+	gr_unlock(&tid_lock);
+}
+
 size_t gr_stack_page(void)
 {
 	static size_t page;

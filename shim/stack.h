@@ -29,6 +29,11 @@ void gr_stack_adopt_tid(struct gr_g *gp, pid_t tid);
 /* The live G owning a fake tid, or NULL. */
 struct gr_g *gr_stack_g_by_tid(pid_t tid);
 
+/* Calls fn(gp, arg) for every G with a recorded tid: the live ones and the exited ones
+ * whose memory a cache keeps.  Runs under the tid table's lock, which fn must not take:
+ * no G leaves the table, nor its memory the process, meanwhile. */
+void gr_stack_each_g(void (*fn)(struct gr_g *gp, void *arg), void *arg);
+
 /* The smallest stack a G can have: static TLS, the G and PTHREAD_STACK_MIN of stack. */
 size_t gr_stack_min(void);
 

@@ -25,13 +25,16 @@
  * libc's TLS block of an exited thread would leak.  A recycled G keeps its libc block in
  * place; a G whose memory is unmapped donates its block to the next new G.
  */
+#include <elf.h>
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "glibc.h"
+#include "stack.h"
 #include "tls.h"
 
 #define MAX_DONORS 4096
@@ -271,4 +274,162 @@ void gr_tls_exit(struct gr_g *gp)
 void gr_tls_fork_child(void)
 {
 	donor_lock = (struct gr_lock)GR_LOCK_INIT;
+}
+
+/*
+ * Static TLS of modules loaded with dlopen.  A module whose code uses initial-exec TLS
+ * (DF_STATIC_TLS: libGL, some allocators) gets a block at a fixed offset below every
+ * thread's thread pointer, in the static TLS surplus, and glibc copies its initial image
+ * into that block in each thread on its lists (_dl_init_static_tls), which the Gs are
+ * not on: a G that existed before the load would read zeros.  So after the load the
+ * image is copied into each G too, except the main G and adopted threads (glibc's own)
+ * and Gs whose dtv already points at the block (_dl_allocate_tls_init made them after the
+ * module was in, and copied the image itself; they may have written to it since).
+ *
+ * Known gaps: the copy comes after dlopen returns, so the module's constructors and a
+ * thread they start see the block before it; modules loaded by glibc itself (NSS, iconv)
+ * and loads green does not bracket (see interpose/dl.c) are not followed.
+ */
+struct gr_tls_mod {
+	size_t id;
+	ElfW(Addr) base;
+};
+
+struct load_scan {
+	struct gr_tls_load *ld;
+	size_t cap;
+	bool failed;
+};
+
+static int note_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct load_scan *sc = arg;
+	struct gr_tls_load *ld = sc->ld;
+
+	(void)size;
+	ld->adds = info->dlpi_adds;
+	if (!info->dlpi_tls_modid || sc->failed)
+		return 0;
+	if (ld->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 16;
+		struct gr_tls_mod *m = realloc(ld->mods, cap * sizeof(*m));
+		if (!m) {
+			sc->failed = true;
+			return 0;
+		}
+		ld->mods = m;
+		sc->cap = cap;
+	}
+	ld->mods[ld->n++] = (struct gr_tls_mod){info->dlpi_tls_modid, info->dlpi_addr};
+	return 0;
+}
+
+void gr_tls_load_begin(struct gr_tls_load *ld)
+{
+	struct load_scan sc = {ld, 0, false};
+
+	*ld = (struct gr_tls_load){0, 0, NULL};
+	dl_iterate_phdr(note_module, &sc);
+	if (sc.failed || !ld->mods) {
+		free(ld->mods);
+		ld->mods = NULL; /* also with no TLS module at all: libc has one, so never */
+	}
+}
+
+static bool known_before(const struct gr_tls_load *ld, const struct dl_phdr_info *info)
+{
+	for (size_t i = 0; i < ld->n; i++)
+		if (ld->mods[i].id == info->dlpi_tls_modid && ld->mods[i].base == info->dlpi_addr)
+			return true;
+	return false;
+}
+
+/* True when the module's dynamic section has DF_STATIC_TLS. */
+static bool static_tls_module(const struct dl_phdr_info *info)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_DYNAMIC)
+			continue;
+		for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+		     d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_FLAGS)
+				return d->d_un.d_val & DF_STATIC_TLS;
+	}
+	return false;
+}
+
+struct image_copy {
+	size_t modid;
+	size_t off; /* below the thread pointer */
+	const char *image;
+	size_t filesz, memsz;
+	const struct gr_g *self;
+};
+
+static void copy_image(struct gr_g *gp, void *arg)
+{
+	const struct image_copy *c = arg;
+
+	if (gp->is_main || gp->foreign || !gp->tcb ||
+	    atomic_load_explicit(&gp->xstatus, memory_order_relaxed) == GR_G_DEAD)
+		return;
+	char *dest = (char *)gp->tcb - c->off;
+	union gr_dtv *dtv = GR_PT(gp->tcb, GR_PT_DTV, union gr_dtv *);
+	if (gp != c->self && dtv && c->modid <= dtv[-1].counter &&
+	    dtv[c->modid].pointer.val == dest)
+		return;
+	memcpy(dest, c->image, c->filesz);
+	memset(dest + c->filesz, 0, c->memsz - c->filesz);
+}
+
+struct tls_index {
+	unsigned long module, offset;
+};
+extern void *__tls_get_addr(struct tls_index *ti);
+
+static int follow_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const struct gr_tls_load *ld = arg;
+	const ElfW(Phdr) *tls = NULL;
+
+	(void)size;
+	if (!info->dlpi_tls_modid || known_before(ld, info) || !static_tls_module(info))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && !tls; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			tls = &info->dlpi_phdr[i];
+	if (!tls || tls->p_filesz > tls->p_memsz)
+		return 0;
+	/* Where the block lies below the thread pointer: ld.so's answer for this thread (for
+	 * a static module, an address in the static area, never an allocation). */
+	struct tls_index ti = {info->dlpi_tls_modid, 0};
+	char *tp = gr_arch_tp(), *block = __tls_get_addr(&ti);
+	size_t below = gr_glibc.tls_static_size - GR_PT_SIZE;
+	if (!block || block >= tp || (size_t)(tp - block) > below ||
+	    (size_t)(tp - block) < tls->p_memsz)
+		return 0;
+	struct image_copy c = {info->dlpi_tls_modid, (size_t)(tp - block),
+			       (const char *)(info->dlpi_addr + tls->p_vaddr), tls->p_filesz,
+			       tls->p_memsz, gr_getg()};
+	gr_stack_each_g(copy_image, &c);
+	return 0;
+}
+
+void gr_tls_load_end(struct gr_tls_load *ld)
+{
+	struct load_scan sc = {NULL, 0, false};
+	struct gr_tls_load now = {0, 0, NULL};
+	int saved = errno;
+
+	if (!ld->mods)
+		return;
+	sc.ld = &now;
+	sc.failed = true; /* only the count */
+	dl_iterate_phdr(note_module, &sc);
+	if (now.adds != ld->adds)
+		dl_iterate_phdr(follow_module, ld);
+	free(ld->mods);
+	ld->mods = NULL;
+	errno = saved;
 }

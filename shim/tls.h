@@ -29,6 +29,19 @@ void gr_tls_on_m(void (*fn)(void *), void *arg);
 /* Runs fn(arg) on the M's kernel TCB, the one on glibc's thread list (set*id, fork). */
 void gr_tls_on_kernel_tcb(void (*fn)(void *), void *arg);
 
+/* A dlopen as green brackets it: glibc gives a module loaded with static TLS (initial-exec
+ * TLS, DF_STATIC_TLS) its initial image only in the threads on its own lists, which hold
+ * no G.  gr_tls_load_begin notes the modules with TLS before the load; gr_tls_load_end
+ * copies the image of each new static one into every live G (tls.c).  Neither touches
+ * errno or dlerror. */
+struct gr_tls_load {
+	unsigned long long adds; /* dl_iterate_phdr's count of loads, before */
+	size_t n;		 /* modules with TLS before: their ids and bases */
+	struct gr_tls_mod *mods; /* NULL: unknown (no memory); the load is not followed */
+};
+void gr_tls_load_begin(struct gr_tls_load *ld);
+void gr_tls_load_end(struct gr_tls_load *ld);
+
 /* In the child of fork: resets the lock of the donor list. */
 void gr_tls_fork_child(void);
 

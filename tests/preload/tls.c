@@ -7,7 +7,8 @@
  * Each program runs natively and under green with GREEN_MAXPROCS = 1, 2 and 4; both runs
  * must exit 0 with TLS=ok / CXX=ok, and green's stdout must equal native's line for line
  * (every line the programs print is deterministic: counts and ok/FAIL, no addresses).
- * tests/progs/tls_dlopen: the TLS of a module loaded with dlopen.
+ * tests/progs/tls_dlopen: the TLS of a module loaded with dlopen, dynamic (libtlsmod) and
+ * initial-exec (libtlsie, which glibc initialises only in the threads it knows).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -51,6 +52,22 @@ ParameterizedTest(int *procs, tls, dlopen_tls_native_vs_green, .timeout = 90)
 {
 	char *mod = gr_test_prog("libtlsmod.so");
 	const char *args[] = {mod, "200", "8", NULL};
+	gr_test_native_vs_green("tls_dlopen", args, *procs, "TLSDL", "ok", true, 40);
+	free(mod);
+}
+
+ParameterizedTestParameters(tls, dlopen_static_tls_native_vs_green)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, sizeof procs / sizeof procs[0]);
+}
+
+/* The same with a module of initial-exec TLS: Gs alive across the load read its initial
+ * image only because green copies it into them (shim/tls.c). */
+ParameterizedTest(int *procs, tls, dlopen_static_tls_native_vs_green, .timeout = 90)
+{
+	char *mod = gr_test_prog("libtlsie.so");
+	const char *args[] = {mod, "50", "8", NULL};
 	gr_test_native_vs_green("tls_dlopen", args, *procs, "TLSDL", "ok", true, 40);
 	free(mod);
 }

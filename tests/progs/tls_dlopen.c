@@ -1,7 +1,7 @@
 /* tls_dlopen: TLS of a module loaded with dlopen, in threads created before and after the
  * load, many of them reusing the memory of exited ones (green recycles Gs, glibc its
- * stacks).  Every thread must see the module's initial values, its own copy, and keep it
- * across a yield.  Usage: tls_dlopen MODULE [rounds=200] [width=8].
+ * stacks), and in threads alive across the load.  Every thread must see the module's
+ * initial values, its own copy, and keep it across a yield.  Usage: tls_dlopen MODULE [rounds=200] [width=8].
  * Output: TLSDL=ok (or FAIL lines), then counts. */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -45,6 +45,19 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static pthread_cond_t loaded_cv = PTHREAD_COND_INITIALIZER;
+static int loaded;
+
+/* Alive across the load: looks at the module once it is in. */
+static void *early_worker(void *arg)
+{
+	pthread_mutex_lock(&mu);
+	while (!loaded)
+		pthread_cond_wait(&loaded_cv, &mu);
+	pthread_mutex_unlock(&mu);
+	return worker(arg);
+}
+
 static void run_round(int width, long base)
 {
 	pthread_t t[width];
@@ -67,6 +80,10 @@ int main(int argc, char **argv)
 
 	for (int r = 0; r < 4; r++) /* exited threads whose memory the next ones reuse */
 		run_round(width, 1000000 + r * width);
+	pthread_t early[width];
+	for (int i = 0; i < width; i++)
+		if (pthread_create(&early[i], NULL, early_worker, (void *)(2000000L + i)) != 0)
+			fail("pthread_create", 2000000L + i);
 	void *h = dlopen(argv[1], RTLD_NOW);
 	if (!h) {
 		printf("FAIL dlopen: %s\n", dlerror());
@@ -78,9 +95,15 @@ int main(int argc, char **argv)
 		printf("FAIL dlsym\n");
 		return 1;
 	}
+	pthread_mutex_lock(&mu);
+	loaded = 1;
+	pthread_cond_broadcast(&loaded_cv);
+	pthread_mutex_unlock(&mu);
+	for (int i = 0; i < width; i++)
+		pthread_join(early[i], NULL);
 	for (int r = 0; r < rounds; r++)
 		run_round(width, (long)r * width);
 	printf("TLSDL=%s\n", failures ? "FAIL" : "ok");
-	printf("threads=%d\n", rounds * width);
+	printf("threads=%d\n", (rounds + 1) * width);
 	return failures != 0;
 }

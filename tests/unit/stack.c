@@ -2,6 +2,7 @@
  * glibc lays out a thread, each G's static TLS is its own and initialised from the image,
  * recycling keeps the memory and resets the TLS, and a G runs on its own stack and TLS. */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -232,4 +233,54 @@ Test(stack, context_switch_runs_g_on_its_stack_and_tls)
 	cr_assert_eq(errno, 0, "the G's errno is its own");
 	cr_assert_eq(*(int *)tls_in(gp->tcb, &errno), ENOENT);
 	gr_stack_free_g(NULL, gp);
+}
+
+static void count_g(struct gr_g *gp, void *arg)
+{
+	struct gr_g **gs = arg;
+
+	for (int i = 0; i < 64; i++)
+		if (gs[i] == gp)
+			gs[64 + i] = gp; /* seen */
+}
+
+/* gr_stack_each_g visits every G that holds a tid. */
+Test(stack, each_g_visits_the_recorded_gs)
+{
+	static struct gr_g *gs[128];
+	struct gr_stack_req req = {.stack_size = gr_stack_min(), .guard_size = 0};
+
+	for (int i = 0; i < 64; i++)
+		cr_assert_not_null(gs[i] = gr_stack_alloc_g(NULL, &req));
+	gr_stack_each_g(count_g, gs);
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(gs[64 + i], gs[i], "G %d not visited", i);
+	for (int i = 0; i < 64; i++)
+		gr_stack_free_g(NULL, gs[i]);
+}
+
+/* A module with initial-exec TLS loaded while Gs exist: the bracket copies its image into
+ * them (glibc initialised it only in this thread, which is on its lists). */
+Test(stack, static_tls_of_a_loaded_module_reaches_existing_gs)
+{
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req), *dead = gr_stack_alloc_g(NULL, &req);
+	struct gr_tls_load ld;
+
+	cr_assert(gp && dead);
+	atomic_store(&dead->xstatus, GR_G_DEAD);
+	gr_tls_load_begin(&ld);
+	void *h = dlopen(GR_TEST_PROGS "/libtlsie.so", RTLD_NOW);
+	gr_tls_load_end(&ld);
+	cr_assert_not_null(h, "%s", dlerror());
+	int *(*counter)(void) = (int *(*)(void))dlsym(h, "tlsmod_counter_addr");
+	char *(*buf)(void) = (char *(*)(void))dlsym(h, "tlsmod_buf_addr");
+	cr_assert(counter && buf);
+	cr_assert_eq(*counter(), 42, "this thread: glibc's own copy");
+	cr_assert_eq(*(int *)tls_in(gp->tcb, counter()), 42);
+	cr_assert_str_eq((char *)tls_in(gp->tcb, buf()), "initial");
+	cr_assert_eq(*(int *)tls_in(dead->tcb, counter()), 0, "an exited G is left alone");
+	atomic_store(&dead->xstatus, 0);
+	gr_stack_free_g(NULL, gp);
+	gr_stack_free_g(NULL, dead);
 }
