@@ -2,13 +2,15 @@
  * syscall(): libc's generic system-call entry, which Rust's std and libstdc++ use for
  * futexes.  SYS_futex goes to the emulation (shim/futex.c); sched_yield yields the G;
  * SYS_sigaltstack sets the G's own alternate stack (shim/altstack.c);
- * SYS_gettid answers the G's own tid; a short list of calls that never block goes
+ * SYS_gettid answers the G's own tid, SYS_set_tid_address and prctl's PR_GET_TID_ADDRESS
+ * set and read the G's own clear_child_tid (prctl() itself: thread.c); a short list of calls that never block goes
  * straight to the kernel; every other call
  * runs between gr_entersyscall and gr_exitsyscall, so the P goes on with another M if
  * it blocks.  Returns -1 with errno set on failure, as glibc's syscall() does.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -101,6 +103,15 @@ GR_EXPORT long syscall(long n, ...)
 		 * threading.get_native_id, for one, calls syscall(SYS_gettid) and expects
 		 * one id per thread. */
 		return gr_thread_gettid();
+	}
+	if (n == SYS_set_tid_address) /* the G's own clear_child_tid (thread.c) */
+		return gr_thread_set_tid_address((int *)a[0]);
+	if (n == SYS_prctl && a[0] == PR_GET_TID_ADDRESS) {
+		int *addr;
+		if (gr_thread_tid_address(&addr)) {
+			*(int **)a[1] = addr;
+			return 0;
+		}
 	}
 	if (n == SYS_tgkill || n == SYS_tkill) {
 		int err;

@@ -147,6 +147,12 @@ struct gr_g {
 	struct gr_m *lockedm;
 	void *tcb; /* the G's thread pointer: its struct pthread */
 	pid_t tid; /* fake tid (> pid_max) for green's Gs; real tid for foreign ones */
+	/* The G's clear_child_tid (set_tid_address(2), thread.c): when clear_tid_set, the
+	 * word its exit zeroes and wakes, as the kernel does for a native thread (NULL:
+	 * none); otherwise the default, the tid field of its struct pthread, which green
+	 * leaves as it is.  Owned by the G; reset by each thread creation. */
+	int *clear_tid;
+	bool clear_tid_set;
 	_Atomic int xsyscall;
 	/* Runtime locks (gr_lock) the G holds or is taking, counted on the G itself (lock.c):
 	 * a kick that finds any leaves its signals pending (signal.c's kicked()), since a
