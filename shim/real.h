@@ -125,7 +125,7 @@ void gr_real_msg(const char *a, const char *b, const char *c);
 
 /*
  * The real functions of the system-call wrappers and of preemption (interpose/syscall.c,
- * shim/preempt.c), in a table of their own that resolves itself on first use: the
+ * futex.c, shim/preempt.c), in a table of their own that resolves itself on first use: the
  * wrappers may run before gr_init, and none of them is needed to start green.
  */
 #include <signal.h>
@@ -217,7 +217,8 @@ struct sembuf;
 	X(int, mq_timedsend, (mqd_t, const char *, size_t, unsigned int,                \
 			      const struct timespec *))                                 \
 	X(int, sigsuspend, (const sigset_t *))                                          \
-	X(int, pause, (void))
+	X(int, pause, (void))                                                           \
+	X(long, syscall, (long, ...))
 
 #define GR_REAL_FIELD(ret, name, args) ret(*name) args;
 struct gr_real_sys {
