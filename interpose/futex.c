@@ -2,13 +2,16 @@
  * syscall(): libc's generic system-call entry, which Rust's std and libstdc++ use for
  * futexes.  SYS_futex goes to the emulation (shim/futex.c); sched_yield yields the G;
  * SYS_sigaltstack sets the G's own alternate stack (shim/altstack.c);
- * SYS_gettid answers the G's own tid; a short list of calls that never block goes
- * straight to the kernel; every other call
- * runs between gr_entersyscall and gr_exitsyscall, so the P goes on with another M if
- * it blocks.  Returns -1 with errno set on failure, as glibc's syscall() does.
+ * SYS_gettid answers the G's own tid; SYS_set_tid_address and prctl's PR_GET_TID_ADDRESS
+ * set and read the G's own clear_child_tid (prctl() itself: thread.c).  The rest go to
+ * libc's syscall(), so the instruction runs in libc's text as natively: a short list of
+ * calls that never block goes straight there; every other call runs between
+ * gr_entersyscall and gr_exitsyscall, so the P goes on with another M if it blocks.
+ * Returns -1 with errno set on failure, as glibc's syscall() does.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -102,6 +105,15 @@ GR_EXPORT long syscall(long n, ...)
 		 * one id per thread. */
 		return gr_thread_gettid();
 	}
+	if (n == SYS_set_tid_address) /* the G's own clear_child_tid (thread.c) */
+		return gr_thread_set_tid_address((int *)a[0]);
+	if (n == SYS_prctl && a[0] == PR_GET_TID_ADDRESS) {
+		int *addr;
+		if (gr_thread_tid_address(&addr)) {
+			*(int **)a[1] = addr;
+			return 0;
+		}
+	}
 	if (n == SYS_tgkill || n == SYS_tkill) {
 		int err;
 		bool tk = n == SYS_tkill;
@@ -115,10 +127,16 @@ GR_EXPORT long syscall(long n, ...)
 		gr_yield();
 		return 0;
 	}
+	/* Through libc's syscall(), so the instruction runs in libc's text as natively: a
+	 * Syscall User Dispatch range (prctl PR_SET_SYSCALL_USER_DISPATCH) that exempts
+	 * libc would otherwise trap the program's own calls (stress-ng usersyscall). */
+	long (*real)(long, ...) = gr_real_sys()->syscall;
 	if (never_blocks(n))
-		return ret(gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]));
+		return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 	gr_entersyscall();
-	long r = gr_syscall6(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	long r = real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	int e = errno;
 	gr_exitsyscall();
-	return ret(r);
+	errno = e;
+	return r;
 }

@@ -1,9 +1,11 @@
 /* pthread_create, join, detach, exit and the calls that take a pthread_t. */
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -215,4 +217,18 @@ GR_EXPORT pid_t gettid(void)
 	if (!gr_is_ready())
 		return (pid_t)syscall(SYS_gettid);
 	return gr_thread_gettid();
+}
+
+/* glibc's prctl is the bare system call; syscall() answers PR_GET_TID_ADDRESS with the
+ * G's own clear_child_tid, where the kernel would answer the M's. */
+GR_EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	unsigned long a[4];
+
+	va_start(ap, option);
+	for (int i = 0; i < 4; i++)
+		a[i] = va_arg(ap, unsigned long);
+	va_end(ap);
+	return (int)syscall(SYS_prctl, option, a[0], a[1], a[2], a[3]);
 }

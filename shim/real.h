@@ -125,7 +125,7 @@ void gr_real_msg(const char *a, const char *b, const char *c);
 
 /*
  * The real functions of the system-call wrappers and of preemption (interpose/syscall.c,
- * shim/preempt.c), in a table of their own that resolves itself on first use: the
+ * futex.c, shim/preempt.c), in a table of their own that resolves itself on first use: the
  * wrappers may run before gr_init, and none of them is needed to start green.
  */
 #include <dlfcn.h>
@@ -220,7 +220,8 @@ struct sembuf;
 	X(int, sigsuspend, (const sigset_t *))                                          \
 	X(int, pause, (void))                                                           \
 	X(void *, dlopen, (const char *, int))                                          \
-	X(void *, dlmopen, (Lmid_t, const char *, int))
+	X(void *, dlmopen, (Lmid_t, const char *, int))                                 \
+	X(long, syscall, (long, ...))
 
 #define GR_REAL_FIELD(ret, name, args) ret(*name) args;
 struct gr_real_sys {

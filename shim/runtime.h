@@ -195,6 +195,13 @@ struct gr_g {
 	 * gr_mutex_robust_exit, which marks them owner-died. */
 	void *robust_list;
 
+	/* The G's clear_child_tid (set_tid_address(2), thread.c): when clear_tid_set, the
+	 * word its exit zeroes and wakes, as the kernel does for a native thread (NULL:
+	 * none); otherwise the default, the tid field of its struct pthread, which green
+	 * leaves as it is.  Owned by the G; reset by each thread creation. */
+	int *clear_tid;
+	bool clear_tid_set;
+
 	/* Attributes reported by pthread_getattr_np and the sched/affinity/name calls.
 	 * Written by the G's own calls or by pthread_set* from others: protected by attrlock. */
 	struct gr_lock attrlock;

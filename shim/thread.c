@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,17 @@ struct gr_g *gr_thread_g(pthread_t t)
 	return gp;
 }
 
+/* The kernel's exit work on clear_child_tid (kernel/fork.c, mm_release): a zero and a
+ * shared wake of one waiter, which wakes FUTEX_WAIT (shared) waiters only, as natively.
+ * After the last-thread exit(0) above, which natively clears nothing either. */
+static void clear_tid(struct gr_g *gp)
+{
+	if (!gp->clear_tid_set || !gp->clear_tid)
+		return;
+	*gp->clear_tid = 0;
+	gr_futex((uint32_t *)gp->clear_tid, FUTEX_WAKE, 1, 0, NULL, 0);
+}
+
 static void g_finish(struct gr_g *gp)
 {
 	gr_tls_exit(gp);
@@ -85,6 +97,7 @@ static void g_finish(struct gr_g *gp)
 	if (atomic_fetch_sub_explicit(&gr_sched.xnlive, 1, memory_order_acq_rel) == 1 &&
 	    atomic_load_explicit(&gr_sched.xmain_exited, memory_order_acquire))
 		exit(0);
+	clear_tid(gp);
 	gr_proc_exit_g();
 }
 
@@ -152,6 +165,7 @@ int gr_thread_create(pthread_t *out, const struct gr_thread_attr *a, void *(*sta
 	gp->start = start;
 	gp->arg = arg;
 	gp->c11 = c11;
+	gp->clear_tid_set = false;
 	atomic_store_explicit(&gp->xjoin, a->detached ? GR_JOIN_DETACHED : 0, memory_order_relaxed);
 	gp->sched_policy = a->explicit_sched ? a->policy : self->sched_policy;
 	gp->sched_priority = a->explicit_sched ? a->priority : self->sched_priority;
@@ -272,6 +286,27 @@ void gr_thread_exit(void *result)
 	}
 	gr_real.pthread_exit(result);
 	__builtin_unreachable();
+}
+
+pid_t gr_thread_set_tid_address(int *addr)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gr_g_schedulable(gp))
+		return (pid_t)gr_syscall(SYS_set_tid_address, addr, 0, 0);
+	gp->clear_tid = addr;
+	gp->clear_tid_set = true;
+	return gp->tid;
+}
+
+bool gr_thread_tid_address(int **addr)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (!gr_g_schedulable(gp))
+		return false;
+	*addr = gp->clear_tid_set ? gp->clear_tid : &GR_PT(gp->tcb, GR_PT_TID, int);
+	return true;
 }
 
 pid_t gr_thread_gettid(void)

@@ -45,6 +45,18 @@ void gr_thread_stack(struct gr_g *gp, void **lo, size_t *size);
  * kernel's for a thread green did not create and for g0. */
 pid_t gr_thread_gettid(void);
 
+/* set_tid_address(2) for the calling thread.  A G records addr as its clear_child_tid,
+ * which its exit zeroes and wakes with a shared FUTEX_WAKE of 1 (the kernel's) after
+ * every destructor ran (the main G's pthread_exit leaves it alone: glibc ends the OS
+ * thread after green's last word).  The kernel's word is the M's, never changed.  Any
+ * other thread asks the kernel.  Returns the caller's tid, as gr_thread_gettid. */
+pid_t gr_thread_set_tid_address(int *addr);
+
+/* prctl(PR_GET_TID_ADDRESS) for the calling G: stores its clear_child_tid in *addr and
+ * returns true.  Returns false for a thread that is not a G: the kernel's answer is
+ * right there. */
+bool gr_thread_tid_address(int **addr);
+
 /* The default stack size for new Gs (GREEN_STACKSIZE, else RLIMIT_STACK, as glibc). */
 size_t gr_thread_default_stack(void);
 void gr_thread_set_default_stack(size_t size);

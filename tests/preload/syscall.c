@@ -129,3 +129,22 @@ Test(syscall, pless_run, .timeout = 60)
 	gr_test_result_free(&green);
 	free(path);
 }
+
+/* syscall() makes the call from libc's text, as natively: under Syscall User Dispatch
+ * with libc exempt, a program's syscall(SYS_getpid) returned the call's number (39)
+ * through SIGSYS, because green issued it from its own text (stress-ng usersyscall:
+ * "didn't get pid on libc getpid syscall, got 39"). */
+Test(syscall, user_dispatch_exempts_libc, .timeout = 60)
+{
+	char *path = gr_test_prog("syscall_sud");
+	const char *argv[] = {path, NULL};
+	struct gr_test_result native = {0}, green = {0};
+
+	run_same_stdout(argv, 2, NULL, &native, &green);
+	if (gr_test_has_line(native.out, "SUD=skip"))
+		cr_skip("no Syscall User Dispatch in this kernel");
+	gr_test_assert_value(&green, "SUD", "ok");
+	gr_test_result_free(&native);
+	gr_test_result_free(&green);
+	free(path);
+}

@@ -14,6 +14,10 @@
  *   BADKILL   tgkill of an ended thread's id fails with ESRCH
  *   FORK      in a child forked by a thread, gettid() and syscall(SYS_gettid) are the
  *             child's pid
+ *   TIDADDR   in a thread, set_tid_address(2) returns the thread's own id (stress-ng's
+ *             pthread stressor checks it), prctl(PR_GET_TID_ADDRESS) reports what the
+ *             thread set (NULL, then a word of its own), and when the thread ends the
+ *             word is zeroed and a FUTEX_WAIT on it is woken, as the kernel does
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +26,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <linux/futex.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +121,41 @@ static void *pending_here(void *arg)
 	return (void *)(long)usr2_pending();
 }
 
+static _Atomic int tid_word = 1; /* zeroed by the kernel (or green) as tid_setter ends */
+static _Atomic int tid_setter_ok;
+
+/* Detached: a native thread whose clear_child_tid no longer points at its own tid field
+ * cannot be joined (glibc's join waits for that field to be cleared). */
+static void *tid_setter(void *arg)
+{
+	unsigned long dflt = 0, now = 1, mine = 0;
+	int ok = prctl(PR_GET_TID_ADDRESS, &dflt) == 0 && dflt != 0;
+	ok &= syscall(SYS_set_tid_address, NULL) == gettid();
+	ok &= prctl(PR_GET_TID_ADDRESS, &now) == 0 && now == 0;
+	ok &= syscall(SYS_set_tid_address, (int *)&tid_word) == gettid();
+	ok &= syscall(SYS_prctl, PR_GET_TID_ADDRESS, &mine, 0, 0, 0) == 0 &&
+	      mine == (unsigned long)&tid_word;
+	atomic_store(&tid_setter_ok, ok);
+	return arg;
+}
+
+/* Waits (up to about 10 s) for tid_setter to end and clear tid_word. */
+static int tid_address(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, tid_setter, NULL))
+		return 0;
+	for (int i = 0; i < 100 && atomic_load(&tid_word) != 0; i++) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		/* Shared, as the kernel's wake of a clear_child_tid word is. */
+		syscall(SYS_futex, &tid_word, FUTEX_WAIT, 1, &ts, NULL, 0);
+	}
+	return atomic_load(&tid_word) == 0 && atomic_load(&tid_setter_ok);
+}
+
 static long run(void *(*fn)(void *))
 {
 	pthread_t t;
@@ -175,6 +217,7 @@ int main(void)
 	report("BADKILL", tgkill(getpid(), ended, 0) == -1 && errno == ESRCH);
 
 	report("FORK", run(forker));
+	report("TIDADDR", tid_address());
 	printf("TID=%s\n", fails ? "FAIL" : "ok");
 	return fails != 0;
 }
