@@ -28,9 +28,10 @@ void gr_ctx_switch(struct gr_ctx *from, const struct gr_ctx *to);
 #define GR_CTX_PREFETCH_DOWN 256
 
 /* Starts loading, all at once, the stack lines that resuming ctx will touch, up to limit
- * (the top of its stack), and the head of its TCB.  Resumed cold, a G's returns each wait for the line holding
- * their return address before the next can start: with a thousand Gs the lines come from
- * memory, one miss after another. */
+ * (the top of its stack), and the head of its TCB.  Resumed cold, a G's returns each
+ * wait for the line holding their return address before the next can start: with a
+ * thousand Gs the lines come from memory, one miss after another.  Prefetches never
+ * fault, so a limit that is not above sp (the main G's) only means none are made. */
 static inline void gr_ctx_prefetch(const struct gr_ctx *ctx, const void *limit)
 {
 	const char *p = (const char *)ctx->sp - GR_CTX_PREFETCH_DOWN;
