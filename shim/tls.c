@@ -271,11 +271,6 @@ void gr_tls_exit(struct gr_g *gp)
 		uselocale(LC_GLOBAL_LOCALE);
 }
 
-void gr_tls_fork_child(void)
-{
-	donor_lock = (struct gr_lock)GR_LOCK_INIT;
-}
-
 /*
  * Static TLS of modules loaded with dlopen.  A module whose code uses initial-exec TLS
  * (DF_STATIC_TLS: libGL, some allocators) gets a block at a fixed offset below every
@@ -388,6 +383,40 @@ struct tls_index {
 };
 extern void *__tls_get_addr(struct tls_index *ti);
 
+/* Static-TLS modules whose image green has copied into the Gs, by (id, base): two loads
+ * that race (the second began before the first's module was in) both find that module
+ * new, and a second copy would undo what Gs wrote to its block in between.  Protected by
+ * followed_lock.  Never pruned: static TLS space is never given back, so only a few
+ * modules a process can ever load fit (one unloaded and another loaded at its base with
+ * its id would be missed). */
+static struct gr_lock followed_lock = GR_LOCK_INIT;
+static struct gr_tls_mod *followed;
+static size_t nfollowed, followed_cap;
+
+/* Records m as followed; false when it already was (or memory ran out). */
+static bool follow_once(const struct gr_tls_mod *m)
+{
+	bool fresh = true;
+
+	gr_lock(&followed_lock);
+	for (size_t i = 0; i < nfollowed && fresh; i++)
+		fresh = followed[i].id != m->id || followed[i].base != m->base;
+	if (fresh && nfollowed == followed_cap) {
+		size_t cap = followed_cap ? 2 * followed_cap : 8;
+		struct gr_tls_mod *f = realloc(followed, cap * sizeof(*f));
+		if (f) {
+			followed = f;
+			followed_cap = cap;
+		}
+	}
+	if (fresh && nfollowed < followed_cap)
+		followed[nfollowed++] = *m;
+	else
+		fresh = false;
+	gr_unlock(&followed_lock);
+	return fresh;
+}
+
 static int follow_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	const struct gr_tls_load *ld = arg;
@@ -408,6 +437,9 @@ static int follow_module(struct dl_phdr_info *info, size_t size, void *arg)
 	size_t below = gr_glibc.tls_static_size - GR_PT_SIZE;
 	if (!block || block >= tp || (size_t)(tp - block) > below ||
 	    (size_t)(tp - block) < tls->p_memsz)
+		return 0;
+	struct gr_tls_mod m = {info->dlpi_tls_modid, info->dlpi_addr};
+	if (!follow_once(&m))
 		return 0;
 	struct image_copy c = {info->dlpi_tls_modid, (size_t)(tp - block),
 			       (const char *)(info->dlpi_addr + tls->p_vaddr), tls->p_filesz,
@@ -432,4 +464,10 @@ void gr_tls_load_end(struct gr_tls_load *ld)
 	free(ld->mods);
 	ld->mods = NULL;
 	errno = saved;
+}
+
+void gr_tls_fork_child(void)
+{
+	donor_lock = (struct gr_lock)GR_LOCK_INIT;
+	followed_lock = (struct gr_lock)GR_LOCK_INIT;
 }

@@ -42,7 +42,7 @@ struct gr_tls_load {
 void gr_tls_load_begin(struct gr_tls_load *ld);
 void gr_tls_load_end(struct gr_tls_load *ld);
 
-/* In the child of fork: resets the lock of the donor list. */
+/* In the child of fork: resets the locks of the donor list and of the followed modules. */
 void gr_tls_fork_child(void);
 
 #endif

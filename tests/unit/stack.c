@@ -284,3 +284,27 @@ Test(stack, static_tls_of_a_loaded_module_reaches_existing_gs)
 	gr_stack_free_g(NULL, gp);
 	gr_stack_free_g(NULL, dead);
 }
+
+/* Two loads that race (the second began before the first's module was in) both find the
+ * module new: the image goes into the Gs once, so what a G wrote between stays. */
+Test(stack, racing_loads_copy_a_module_once)
+{
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	struct gr_tls_load first, second;
+
+	cr_assert_not_null(gp);
+	gr_tls_load_begin(&first);
+	gr_tls_load_begin(&second);
+	void *h = dlopen(GR_TEST_PROGS "/libtlsie.so", RTLD_NOW);
+	cr_assert_not_null(h, "%s", dlerror());
+	gr_tls_load_end(&first);
+	int *(*counter)(void) = (int *(*)(void))dlsym(h, "tlsmod_counter_addr");
+	cr_assert_not_null(counter);
+	int *in_g = tls_in(gp->tcb, counter());
+	cr_assert_eq(*in_g, 42);
+	*in_g = 7; /* the G's own write */
+	gr_tls_load_end(&second);
+	cr_assert_eq(*in_g, 7, "the second load copied the image again");
+	gr_stack_free_g(NULL, gp);
+}
