@@ -435,6 +435,14 @@ void gr_preempt_request_pless(struct gr_m *mp)
 		request(mp, &mp->xpreempt_pless, 1);
 }
 
+bool gr_preempt_absorb(struct gr_m *mp)
+{
+	uint32_t slice = atomic_exchange_explicit(&mp->xpreempt, 0, memory_order_acquire);
+	uint32_t pless = atomic_exchange_explicit(&mp->xpreempt_pless, 0, memory_order_acquire);
+
+	return slice || pless;
+}
+
 /* A G that waited in a run queue may have been sent signals meanwhile: nobody kicked it
  * (it was not running), so it runs their handlers as it resumes, as gr_yield does.  A
  * thread spinning on a flag its handler sets hung at GREEN_MAXPROCS=1 without this: the

@@ -27,6 +27,11 @@ bool gr_preempt_enabled(void);
  * when preemption is off. */
 int gr_preempt_signal(void);
 
+/* Takes back the preemption requests made of mp that its handler has not consumed: true
+ * when there was one, whose signal is then on its way or just taken by a wait that lets it
+ * in itself (gr_sig_wait).  Only mp's own thread, inside a system call bracket. */
+bool gr_preempt_absorb(struct gr_m *mp);
+
 /* Asks mp to stop running the G of the time slice tick (its P's schedtick): records the
  * request and sends the signal to mp's kernel thread, unless an earlier request's signal
  * is still on its way (it then carries this one).  sysmon, and a G back from a system

@@ -1299,7 +1299,15 @@ void gr_handoffp(struct gr_p *pp)
 		startm(pp, true);
 		return;
 	}
+	/* Timers and no M waiting for any: an M runs the P, takes its due timers and then
+	 * sleeps as the timer M.  Idle, the P's timers had no owner: an M already asleep
+	 * without a deadline never looked at them (a nanosleep next to a G in a long system
+	 * call never ended). */
 	int64_t when = atomic_load_explicit(&pp->xtimer0, memory_order_acquire);
+	if (when != INT64_MAX && !timer_m()) {
+		startm(pp, false);
+		return;
+	}
 	gr_lock(&gr_sched.lock);
 	pidleput_locked(pp);
 	gr_unlock(&gr_sched.lock);

@@ -73,6 +73,7 @@
 #include "arch/x86_64/syscall.h"
 #include "glibc.h"
 #include "park.h"
+#include "preempt.h"
 #include "proc.h"
 #include "real.h"
 #include "sig.h"
@@ -538,6 +539,46 @@ void gr_sig_pending(sigset_t *set)
 				(k & blocked & ~GR_SIG_UNBLOCKABLE));
 }
 
+/*
+ * rt_sigtimedwait for want on gp's M.  A preemption request made of this M just before
+ * the G entered its system call (sysmon, or gr_sysmon_sysret, saw it running) sends a
+ * signal that would land in the wait, run green's handler, and end the wait with EINTR:
+ * rt_sigtimedwait is never restarted (signal(7)).  So unless the G blocks that signal or
+ * waits for it itself, the wait takes it too: green's is dropped and the wait goes on
+ * until the deadline; the program's own (it may use SIGURG) is queued back to the M, so
+ * its handler runs with its siginfo, and the wait ends with EINTR as it would have.
+ */
+static long wait_letting_preemption_in(struct gr_g *gp, uint64_t want, siginfo_t *info,
+				       const struct timespec *timeout)
+{
+	int psig = gr_preempt_signal();
+	uint64_t extra = psig ? GR_SIGBIT(psig) & ~want : 0;
+	int64_t deadline = 0;
+	struct timespec left;
+
+	if (atomic_load_explicit(&gp->xsigmask, memory_order_relaxed) & extra)
+		extra = 0;
+	if (timeout)
+		deadline = gr_nanotime() + timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+	for (;;) {
+		uint64_t kwant = want | extra;
+		long r = gr_syscall4(SYS_rt_sigtimedwait, &kwant, info, timeout, 8);
+		if (!extra || r != psig)
+			return r;
+		if (!gr_preempt_absorb(gp->m)) {
+			gr_syscall4(SYS_rt_tgsigqueueinfo, getpid_raw(), gp->m->ktid, psig, info);
+			return -EINTR;
+		}
+		if (timeout) {
+			int64_t ns = deadline - gr_nanotime();
+			if (ns < 0)
+				ns = 0;
+			left = (struct timespec){ns / 1000000000, ns % 1000000000};
+			timeout = &left;
+		}
+	}
+}
+
 int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
 {
 	struct gr_g *gp = gr_getg();
@@ -565,7 +606,7 @@ int gr_sig_wait(const sigset_t *set, siginfo_t *info, const struct timespec *tim
 	}
 	gp->sigwaitset = want;
 	gr_unlock(&gp->siglock);
-	long r = gr_syscall4(SYS_rt_sigtimedwait, &want, info, timeout, 8);
+	long r = wait_letting_preemption_in(gp, want, info, timeout);
 	gr_lock(&gp->siglock);
 	gp->sigwaitset = 0;
 	gr_unlock(&gp->siglock);

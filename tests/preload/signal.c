@@ -259,3 +259,20 @@ Test(signal, boehm_gc_stops_threads, .timeout = 120)
 {
 	gr_test_native_vs_green("gc_boehm", NULL, 1, "SUM", "ok", true, RUN_TIMEOUT_S);
 }
+
+ParameterizedTestParameters(signal, sigqueue_to_sigwaitinfo_rounds)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, 3);
+}
+
+/* sig_sigqueue_wait: 1,000 rounds of pthread_sigqueue to a thread in sigwaitinfo, main
+ * sleeping 1 ms before each.  Regressions: a spurious EINTR from green's preemption
+ * signal (MAXPROCS=1), and a sleep that never ended while its timer sat on the P of the
+ * waiter's system call (MAXPROCS=2). */
+ParameterizedTest(int *n, signal, sigqueue_to_sigwaitinfo_rounds, .timeout = 150)
+{
+	const char *args[] = {"1000", NULL};
+	gr_test_native_vs_green("sig_sigqueue_wait", args, *n, "SIGQUEUE", "ok", true,
+				RUN_TIMEOUT_S);
+}
