@@ -35,6 +35,15 @@
  * P is handed off at once (gr_entersyscallblock); otherwise sysmon retakes it only if the
  * call outlasts a tick. */
 #define GR_SYSCALL_WRAP_IF(ret, name, params, args, blocks)                              \
+	GR_SYSCALL_WRAP_AGAIN_IF(ret, name, params, args, blocks, 0)
+
+/* The same, for a call that the kernel never restarts once a handler has run (signal(7)):
+ * one that only a quiet signal (green's own: sig.h) ended with EINTR is made again.  A
+ * relative timeout starts over then, as in the kernel's own restart. */
+#define GR_SYSCALL_WRAP_RESTART_IF(ret, name, params, args, blocks)                      \
+	GR_SYSCALL_WRAP_AGAIN_IF(ret, name, params, args, blocks, 1)
+
+#define GR_SYSCALL_WRAP_AGAIN_IF(ret, name, params, args, blocks, restart)               \
 	GR_EXPORT ret name params                                                        \
 	{                                                                                \
 		const struct gr_real_sys *r = gr_real_sys();                             \
@@ -44,8 +53,16 @@
 			gr_entersyscallblock();                                          \
 		else                                                                     \
 			gr_entersyscall();                                               \
-		ret gr_v_ = r->name args;                                                \
-		int gr_e_ = errno;                                                       \
+		ret gr_v_;                                                               \
+		int gr_e_;                                                               \
+		uint32_t gr_n_ = 0;                                                      \
+		do {                                                                     \
+			if (restart)                                                     \
+				gr_n_ = gr_sig_quiet_count();                            \
+			gr_v_ = r->name args;                                            \
+			gr_e_ = errno;                                                   \
+		} while (restart && (intptr_t)gr_v_ == -1 && gr_e_ == EINTR &&           \
+			 gr_sig_call_again(gr_n_));                                      \
 		gr_exitsyscall();                                                        \
 		errno = gr_e_;                                                           \
 		return gr_v_;                                                            \
@@ -209,12 +226,13 @@ GR_SYSCALL_WRAP_BLOCK(struct hostent *, gethostbyaddr, (const void *a, socklen_t
 
 /* ---- System V and POSIX IPC ---------------------------------------------------------- */
 
-GR_SYSCALL_WRAP_IF(ssize_t, msgrcv, (int q, void *m, size_t n, long t, int f), (q, m, n, t, f),
-		   !(f & IPC_NOWAIT))
-GR_SYSCALL_WRAP(int, msgsnd, (int q, const void *m, size_t n, int f), (q, m, n, f))
-GR_SYSCALL_WRAP(int, semop, (int s, struct sembuf *o, size_t n), (s, o, n))
-GR_SYSCALL_WRAP(int, semtimedop, (int s, struct sembuf *o, size_t n, const struct timespec *t),
-		(s, o, n, t))
+GR_SYSCALL_WRAP_RESTART_IF(ssize_t, msgrcv, (int q, void *m, size_t n, long t, int f),
+			   (q, m, n, t, f), !(f & IPC_NOWAIT))
+GR_SYSCALL_WRAP_RESTART_IF(int, msgsnd, (int q, const void *m, size_t n, int f), (q, m, n, f), 0)
+GR_SYSCALL_WRAP_RESTART_IF(int, semop, (int s, struct sembuf *o, size_t n), (s, o, n), 0)
+GR_SYSCALL_WRAP_RESTART_IF(int, semtimedop,
+			   (int s, struct sembuf *o, size_t n, const struct timespec *t),
+			   (s, o, n, t), 0)
 GR_SYSCALL_WRAP(ssize_t, mq_receive, (mqd_t q, char *m, size_t n, unsigned int *p), (q, m, n, p))
 GR_SYSCALL_WRAP(int, mq_send, (mqd_t q, const char *m, size_t n, unsigned int p), (q, m, n, p))
 GR_SYSCALL_WRAP(ssize_t, mq_timedreceive,

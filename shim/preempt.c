@@ -358,20 +358,24 @@ static void redirect(ucontext_t *uc)
 	r[REG_RIP] = (greg_t)(uintptr_t)gr_preempt_stub;
 }
 
-static void chain(int sig, siginfo_t *si, void *uc)
+/* Runs the program's handler for a signal green did not send.  Returns false when there
+ * is none, and the signal is dropped. */
+static bool chain(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction act = prog_act;
 
 	if (act.sa_flags & SA_SIGINFO) {
-		if (act.sa_sigaction)
-			act.sa_sigaction(sig, si, uc);
-		return;
+		if (!act.sa_sigaction)
+			return false;
+		act.sa_sigaction(sig, si, uc);
+		return true;
 	}
 	if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
-		return; /* SIGURG's default is to ignore; other signals: see gr_preempt_init */
+		return false; /* SIGURG's default is to ignore; other signals: see gr_preempt_init */
 	if (act.sa_flags & SA_RESETHAND)
 		prog_act.sa_handler = SIG_DFL;
 	act.sa_handler(sig);
+	return true;
 }
 
 static void handler(int sig, siginfo_t *si, void *ucv)
@@ -385,10 +389,12 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 		mp ? atomic_exchange_explicit(&mp->xpreempt_pless, 0, memory_order_acquire) : 0;
 
 	if (!want && !pless) {
-		chain(sig, si, ucv);
+		if (!chain(sig, si, ucv) && mp)
+			gr_sig_quiet(mp);
 		errno = saved_errno;
 		return;
 	}
+	gr_sig_quiet(mp);
 	struct gr_p *pp = mp->p;
 	uint32_t from = pless ? GR_PIN_REVOKED : GR_PIN_USER;
 	/* Pinned while the handler runs: no revocation under it, and the interposed calls the
@@ -480,6 +486,24 @@ bool gr_preempt_sigaction(int sig, const struct sigaction *act, struct sigaction
 		prog_act = *act;
 	gr_unlock(&proglock);
 	return true;
+}
+
+/* Requires proglock. */
+static bool program_handles_locked(void)
+{
+	if (prog_act.sa_flags & SA_SIGINFO)
+		return prog_act.sa_sigaction != NULL;
+	return prog_act.sa_handler != SIG_DFL && prog_act.sa_handler != SIG_IGN;
+}
+
+uint64_t gr_preempt_blockable(void)
+{
+	if (!preempt_sig)
+		return 0;
+	gr_lock(&proglock);
+	bool handles = program_handles_locked();
+	gr_unlock(&proglock);
+	return handles ? 0 : GR_SIGBIT(preempt_sig);
 }
 
 int gr_preempt_init(void)

@@ -32,6 +32,11 @@ int gr_preempt_signal(void);
  * in itself (gr_sig_wait).  Only mp's own thread, inside a system call bracket. */
 bool gr_preempt_absorb(struct gr_m *mp);
 
+/* The preemption signal's bit (GR_SIGBIT) when the program has no handler of its own for
+ * that signal, else 0.  A wait that any handler ends (sigsuspend) may block the signal
+ * meanwhile: natively, with no handler, it would end nothing. */
+uint64_t gr_preempt_blockable(void);
+
 /* Asks mp to stop running the G of the time slice tick (its P's schedtick): records the
  * request and sends the signal to mp's kernel thread, unless an earlier request's signal
  * is still on its way (it then carries this one).  sysmon, and a G back from a system

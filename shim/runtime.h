@@ -282,6 +282,9 @@ struct gr_m {
 	_Atomic uint32_t xpreempt;
 	_Atomic uint32_t xpreempt_pless;
 	_Atomic uint32_t xpin;
+	/* Signals taken on this M that ran no handler of the program's (sig.h's
+	 * gr_sig_quiet): counted by green's handlers, read by this M's own thread. */
+	_Atomic uint32_t xquiet_sigs;
 
 	/* P-less runs (proc.c): owned by this M.  pless: its G came back from a call, found
 	 * no P and went on running without one (xpin is REVOKED meanwhile, so the next entry

@@ -131,6 +131,48 @@ static inline void gr_sig_deliver_pending(struct gr_g *gp)
 		gr_sig_deliver(gp, pend);
 }
 
+/*
+ * Quiet signals: green's own (preemption, SIGCANCEL's kick) and the program's that green
+ * drops (natively discarded: no handler), counted on the M that takes them whenever no
+ * handler of the program's ran.  Some system calls fail with EINTR once any handler has
+ * run during them, and the kernel never restarts them (System V IPC: see signal(7));
+ * natively these signals would not have ended them.  So an interposer reads
+ * the count of its M before such a call (inside its bracket, where the G stays on its M)
+ * and, when the call fails with EINTR, makes it again if gr_sig_call_again says so, as
+ * the kernel restarts it natively when no handler runs.
+ */
+static inline void gr_sig_quiet(struct gr_m *mp) /* async-signal-safe */
+{
+	atomic_fetch_add_explicit(&mp->xquiet_sigs, 1, memory_order_relaxed);
+}
+
+/* The count of the calling G's M (0 off green's Gs). */
+static inline uint32_t gr_sig_quiet_count(void)
+{
+	struct gr_g *gp = gr_getg();
+	struct gr_m *mp = gp && !gp->foreign ? gp->m : NULL;
+
+	return mp ? atomic_load_explicit(&mp->xquiet_sigs, memory_order_relaxed) : 0;
+}
+
+/* For a call that failed with EINTR, the count having been before when it began: true
+ * when a quiet signal alone ended it (the count moved) and it is to be made again.  A
+ * signal pending on the G that it lets through makes the EINTR the program's own: a kick
+ * that came too early to deliver it (green's code was running) left it there, so its
+ * handler runs now, before the call returns, as the kernel runs it natively.  Should a
+ * signal of the program's end the same call as a quiet one, its EINTR is lost: the two
+ * must meet within one call. */
+static inline bool gr_sig_call_again(uint32_t before)
+{
+	struct gr_g *gp = gr_getg();
+
+	if (gr_sig_deliverable(gp)) {
+		gr_sig_deliver_pending(gp);
+		return false;
+	}
+	return gr_sig_quiet_count() != before;
+}
+
 /* A G that was runnable while a signal or an asynchronous cancellation was sent to it
  * (the kick finds no M to signal) acts on it when it resumes from a yield. */
 void gr_sig_resume(struct gr_g *gp);

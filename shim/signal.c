@@ -635,8 +635,12 @@ int gr_sig_suspend(const sigset_t *mask)
 	 * rt_sigsuspend then delivers them as it opens the mask. */
 	for (uint64_t q = p; q; q &= q - 1)
 		gr_syscall(SYS_tgkill, pid, mp->ktid, __builtin_ctzll(q) + 1);
+	/* Green's preemption signal (asked for just before this call, or a SIGURG that the
+	 * program ignores) would end it as if a handler of the program had run
+	 * (tests/progs/sig_call_restart). */
+	uint64_t km = m | gr_preempt_blockable();
 	if (!(p & ~old))
-		gr_syscall(SYS_rt_sigsuspend, &m, 8, 0);
+		gr_syscall(SYS_rt_sigsuspend, &km, 8, 0);
 	gr_lock(&gp->siglock);
 	atomic_store_explicit(&gp->xsigmask, old, memory_order_seq_cst);
 	gr_unlock(&gp->siglock);
@@ -661,8 +665,9 @@ void gr_sig_resume(struct gr_g *gp)
 		gr_cancel_async();
 }
 
-/* SIGCANCEL's kick on gp, running on its M mp: deliver gp's pending signals. */
-static void kicked(struct gr_g *gp, struct gr_m *mp)
+/* SIGCANCEL's kick on gp, running on its M mp: deliver gp's pending signals.  Returns
+ * true when it delivered any. */
+static bool kicked(struct gr_g *gp, struct gr_m *mp)
 {
 	/* Before the look at the pending set: a sender that finds no kick on its way sends
 	 * another (seq_cst, against its own update of the set, then the load). */
@@ -682,7 +687,7 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 			gr_sig_recheck_m(mp, gp);
 			atomic_store_explicit(&gp->xkick, true, memory_order_seq_cst);
 		}
-		return;
+		return false;
 	}
 	/* Kicks sent faster than handlers run nested here without bound (a pthread_kill
 	 * storm overflowed the stack): one landing inside the delivery in progress further
@@ -691,15 +696,19 @@ static void kicked(struct gr_g *gp, struct gr_m *mp)
 	uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
 	if (gp->kick_frame && frame < gp->kick_frame) {
 		gp->kick_again = true;
-		return;
+		return true; /* for the delivery in progress, which runs handlers */
 	}
 	gp->kick_frame = frame;
+	bool delivered = false;
 	do {
 		gp->kick_again = false;
-		if (atomic_load_explicit(&gp->xsigpend, memory_order_relaxed))
+		if (gr_sig_deliverable(gp)) {
 			gr_sig_deliver_pending(gp);
+			delivered = true;
+		}
 	} while (gp->kick_again);
 	gp->kick_frame = 0;
+	return delivered;
 }
 
 /* SIGCANCEL: green's kick (deliver the current G's pending signals) and glibc's
@@ -738,7 +747,8 @@ static void on_sigcancel(int sig, siginfo_t *si, void *uc)
 	}
 	if (gp && gr_g_schedulable(gp) && gp->tcb == tp) {
 		struct gr_m *entry_m = gp->m;
-		kicked(gp, entry_m);
+		if (!kicked(gp, entry_m) && entry_m)
+			gr_sig_quiet(entry_m);
 		if (gp->m != entry_m) /* a handler moved the G: see altstack.c */
 			gr_altstack_frame_own(gp->m, uc);
 	}

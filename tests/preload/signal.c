@@ -276,3 +276,20 @@ ParameterizedTest(int *n, signal, sigqueue_to_sigwaitinfo_rounds, .timeout = 150
 	gr_test_native_vs_green("sig_sigqueue_wait", args, *n, "SIGQUEUE", "ok", true,
 				RUN_TIMEOUT_S);
 }
+
+ParameterizedTestParameters(signal, call_not_ended_by_quiet_signal)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, 3);
+}
+
+/* sig_call_restart: msgrcv, semop, semtimedop, sigsuspend and pause, which the kernel
+ * never restarts once a handler has run, go on waiting through a SIGURG the program
+ * ignores (green's preemption signal, whose handler ended them with EINTR), and still end
+ * with EINTR for a signal the program handles. */
+ParameterizedTest(int *n, signal, call_not_ended_by_quiet_signal, .timeout = 90)
+{
+	const char *args[] = {"20", NULL};
+	gr_test_native_vs_green("sig_call_restart", args, *n, "RESTART", "ok", true,
+				RUN_TIMEOUT_S);
+}
