@@ -15,8 +15,8 @@
  * scratch rather than trusted, since any other M may have been anywhere at the moment of
  * fork, holding any runtime lock: the scheduler (idle lists, run queues, timers, M count:
  * gr_proc_fork_child), the wait queues (gr_park_fork_child: every waiter was another G),
- * the caches of dead Gs, sysmon (restarted), and the netpoller (its own hook, when
- * linked in: the epoll instance is shared with the parent).  Mutexes that vanished Gs
+ * the caches of dead Gs, sysmon (started again when needed), and the netpoller (its own
+ * hook, when linked in: the epoll instance is shared with the parent).  Mutexes that vanished Gs
  * held stay held, as POSIX says.
  *
  * Rejected: stopping the world around fork (every M parked at a safe point, as Go's

@@ -45,9 +45,7 @@ static int start(void)
 	gr_foreign_init();
 	if ((r = gr_proc_init(gr_config.maxprocs, gr_config.maxthreads)) != 0)
 		return r;
-	if ((r = gr_signal_init()) != 0)
-		return r;
-	return gr_setxid_init();
+	return gr_signal_init();
 }
 
 bool gr_init(void)

@@ -222,6 +222,8 @@ static void newm_create(void *arg)
  * M cap is reached or the OS thread cannot be created. */
 static bool newm(struct gr_p *pp, bool spinning)
 {
+	if (gr_sysmon_ensure() != 0)
+		return false;
 	gr_lock(&gr_sched.lock);
 	if (gr_sched.mcount >= gr_sched.maxthreads) {
 		gr_unlock(&gr_sched.lock);
@@ -314,12 +316,20 @@ void gr_wakep(void)
 	startm(NULL, true);
 }
 
+/* An M about to sleep blocks every signal: one that no running G takes is then sysmon's
+ * to forward (signal.c), so sysmon must run. */
+static void m_sleep(struct gr_m *mp)
+{
+	(void)gr_sysmon_ensure();
+	gr_sig_m_sleep(mp);
+}
+
 /* Sleeps an M without a P until startm hands it one (returned), or until deadline
  * (monotonic ns, 0 = none) or gr_proc_timer_added wakes it (NULL returned). */
 static struct gr_p *stopm(struct gr_m *mp, int64_t deadline)
 {
 	GR_ASSERT(!mp->p);
-	gr_sig_m_sleep(mp);
+	m_sleep(mp);
 	atomic_store_explicit(&mp->xwake, 0, memory_order_relaxed);
 	gr_lock(&gr_sched.lock);
 	mp->nextp = NULL;
@@ -449,7 +459,7 @@ static bool netpoll_idle(struct gr_m *mp)
 
 	/* Timers read after the claim: see gr_netpoll_block_claim.  Every signal blocked
 	 * while blocked: one that no running G takes is sysmon's (signal.c). */
-	gr_sig_m_sleep(mp);
+	m_sleep(mp);
 	gr_netpoll_block(&b, earliest_timer());
 	gr_netpoll_block_release();
 	if (b.n == 0)
@@ -848,7 +858,7 @@ static void execute(struct gr_m *mp, struct gr_g *gp, bool inherit)
 static void lock_to_m(struct gr_m *mp, struct gr_g *gp)
 {
 	gr_stat_inc(&gr_sysmon_stats.xlocked_waits);
-	gr_sig_m_sleep(mp);
+	m_sleep(mp);
 	atomic_store_explicit(&mp->xwake, 0, memory_order_relaxed);
 	mp->lockedg = gp;
 	gp->lockedm = mp;
@@ -1597,17 +1607,8 @@ int gr_proc_init(int nprocs, int maxthreads)
 	atomic_store_explicit(&m0->xpin, GR_PIN_USER, memory_order_relaxed); /* main G runs */
 	atomic_store_explicit(&gr_sched.xnlive, 1, memory_order_relaxed);
 
-	/* sysmon now, from the main thread's own TCB: glibc's pthread_create switches libc
-	 * to multi-threaded mode (stdio locks, malloc arenas) before a second G runs. */
-	/* sysmon never runs a program's signal handler: it blocks every signal. */
+	/* sysmon comes later, when needed (gr_sysmon_ensure). */
 	gr_fd_reserve(); /* still one thread: see fd.c */
-	uint64_t oldmask;
-	gr_sig_block_all(&oldmask);
-	int r = gr_sysmon_start();
-	gr_sig_restore(oldmask);
-	if (r)
-		return r;
-	GR_ASSERT(GR_PT(tcb, GR_PT_MULTIPLE_THREADS, int) == 1);
 	GR_PT(tcb, GR_TCB_G, struct gr_g *) = &main_g;
 	return 0;
 }
@@ -1664,11 +1665,5 @@ void gr_proc_fork_child(struct gr_g *gp)
 	mp->ktid = (pid_t)gr_syscall(SYS_gettid, 0, 0, 0);
 	if (mp->g0->tcb == mp->kernel_tcb)
 		mp->g0->tid = mp->ktid;
-
-	uint64_t oldmask;
-	gr_sig_block_all(&oldmask);
-	int r = gr_sysmon_start();
-	gr_sig_restore(oldmask);
-	if (r)
-		gr_real_msg("green: fork: cannot restart sysmon in the child", "", "\n");
+	gr_sysmon_fork_child();
 }

@@ -425,7 +425,8 @@ static inline struct gr_g *gr_getg(void)
 struct gr_g *gr_curg(void);
 
 /* Start-up of the adoption of foreign threads (foreign.c) and of the SIGSETXID wrapper
- * (setxid.c).  gr_setxid_init returns 0 or a negative errno. */
+ * (setxid.c; wraps glibc's handler once glibc has one, and may be called again).
+ * gr_setxid_init returns 0 or a negative errno. */
 void gr_foreign_init(void);
 int gr_setxid_init(void);
 

@@ -48,7 +48,9 @@ int gr_setxid_init(void)
 	if (gr_syscall4(SYS_rt_sigaction, SIGSETXID, NULL, &old, 8) != 0)
 		return -1;
 	if (!(old.flags & SA_SIGINFO) || !old.handler)
-		return 0; /* glibc has no handler here: nothing to wrap */
+		return 0; /* glibc has none yet (until the first pthread_create): nothing to wrap */
+	if (old.handler == setxid_wrapper)
+		return 0;
 	glibc_handler = old.handler;
 	sa = old;
 	sa.handler = setxid_wrapper;

@@ -13,16 +13,14 @@
 /* Signals no G may block: glibc's two internal ones (pthread_sigmask filters them too). */
 #define GR_SIG_UNBLOCKABLE (GR_SIGBIT(GR_SIGCANCEL) | GR_SIGBIT(GR_SIGSETXID))
 
-/* Reads the main thread's mask into the main G and M0, blocks every signal on sysmon's
- * thread (via gr_sig_block_all around its creation) and installs the SIGCANCEL handler.
- * Returns 0 or a negative errno. */
+/* Reads the main thread's mask into the main G and M0 and installs green's handlers
+ * (gr_sig_handlers_install).  Returns 0 or a negative errno. */
 int gr_signal_init(void);
 
-/* Blocks every signal but SIGCANCEL and SIGSETXID on the calling OS thread; stores the old
- * kernel mask in *old.  gr_sig_restore puts it back.  Used around the creation of threads
- * that must never run a program's handler (sysmon). */
-void gr_sig_block_all(uint64_t *old);
-void gr_sig_restore(uint64_t old);
+/* Installs green's SIGCANCEL handler and wraps glibc's SIGSETXID one (setxid.c).  Again
+ * after the process's first pthread_create, whose deferred initialisation in glibc
+ * installs glibc's own handlers for both (sysmon.c).  Returns 0 or a negative errno. */
+int gr_sig_handlers_install(void);
 
 /* A new G inherits parent's mask (POSIX); its pending set and wait state start empty.
  * parent may be a foreign thread or NULL (then the kernel mask of the caller). */

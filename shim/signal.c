@@ -174,18 +174,6 @@ void gr_sig_setmask_m(struct gr_m *mp, uint64_t mask)
 	__atomic_store_n(&mp->sigmask, mask, __ATOMIC_RELEASE); /* grow_blocked reads it */
 }
 
-void gr_sig_block_all(uint64_t *old)
-{
-	uint64_t all = ALL_BLOCKED;
-
-	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
-}
-
-void gr_sig_restore(uint64_t old)
-{
-	gr_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
-}
-
 void gr_sig_m_init(struct gr_m *mp)
 {
 	mp->sigmask = kmask_get();
@@ -906,6 +894,11 @@ int gr_signal_init(void)
 		gr_sigblocked_move(0, cur & ~GR_SIG_UNBLOCKABLE);
 		gp->m->sigmask = cur;
 	}
+	return gr_sig_handlers_install();
+}
+
+int gr_sig_handlers_install(void)
+{
 	struct ksigaction ka = {
 		.handler = on_sigcancel,
 		.flags = SA_SIGINFO | SA_RESTART | SA_NODEFER | 0x04000000 /* SA_RESTORER */,
@@ -915,5 +908,7 @@ int gr_signal_init(void)
 	if (!ka.restorer)
 		return -ENOSYS;
 	long r = gr_syscall4(SYS_rt_sigaction, GR_SIGCANCEL, &ka, NULL, 8);
-	return r ? (int)r : 0;
+	if (r)
+		return (int)r;
+	return gr_setxid_init();
 }

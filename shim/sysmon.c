@@ -35,7 +35,10 @@
  * Rejected: handing the P off on every system call (entersyscallblock for all): most calls
  * return in microseconds, and a hand-off costs a futex wake and an OS-thread switch.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@
 
 #include "arch/x86_64/syscall.h"
 
+#include "glibc.h"
 #include "netpoll.h"
 #include "preempt.h"
 #include "proc.h"
@@ -53,6 +57,7 @@
 #include "stack.h"
 #include "sysmon.h"
 #include "timer.h"
+#include "tls.h"
 
 #define TICK_MIN_NS 20000
 #define TICK_MAX_NS 10000000
@@ -574,6 +579,21 @@ void gr_sysmon_sysret(void)
 }
 
 /*
+ * sysmon starts when the program first needs it (gr_sysmon_ensure), not with green: a
+ * program that never makes a thread and never waits in green stays single-threaded, as
+ * natively.  unshare(CLONE_NEWUSER) and setns into a user namespace fail with EINVAL in a
+ * multi-threaded process (`unshare -U` did under green), and a fork child that execs at
+ * once needs no second thread either.
+ *
+ * Protected by start_lock: starting it.  xrunning is also read without the lock (acquire,
+ * paired with the release that publishes a started sysmon).
+ */
+static struct gr_lock start_lock = GR_LOCK_INIT;
+static _Atomic bool xrunning;
+/* Atomic futex word: 0 until its creator let sysmon go (start_locked). */
+static _Atomic uint32_t xgo;
+
+/*
  * The loop.  A full round (retake and the rest) is due after the back-off delay or at the
  * next slice end; while a P owes a wake-up sysmon also wakes every OWED_TICK_NS, and
  * those ticks check owed wake-ups only (the full round reads each M's CPU clock).
@@ -587,6 +607,8 @@ static void *sysmon_main(void *arg)
 	int idle = 0;
 
 	(void)arg;
+	while (!atomic_load_explicit(&xgo, memory_order_acquire))
+		gr_futex_wait(&xgo, 0, 0);
 	for (;;) {
 		int64_t now = gr_nanotime();
 		if (!round_due) {
@@ -637,23 +659,72 @@ static void *sysmon_main(void *arg)
 	return NULL;
 }
 
-int gr_sysmon_start(void)
+/* On the M's own TCB (gr_tls_on_m), like an M's creation: the creating G's signal mask
+ * and sched parameters are not glibc's to copy.  Every signal blocked from birth: sysmon
+ * never runs a program's handler. */
+static void create_on_m(void *arg)
 {
+	int *rc = arg;
 	pthread_attr_t attr;
+	sigset_t all;
 	pthread_t t;
 
-	watch = calloc(gr_sched.nprocs, sizeof(*watch));
-	if (!watch)
-		return -1;
-	if (gr_preempt_init() != 0)
-		gr_real_msg("green: cannot install the preemption signal handler; ",
-			    "preemption is off", "\n");
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	int r = gr_real.pthread_create(&t, &attr, sysmon_main, NULL);
+	sigfillset(&all);
+	*rc = pthread_attr_setsigmask_np(&attr, &all);
+	if (*rc == 0)
+		*rc = gr_real.pthread_create(&t, &attr, sysmon_main, NULL);
 	pthread_attr_destroy(&attr);
-	return r ? -r : 0;
+}
+
+static int start_locked(void)
+{
+	free(watch); /* a fork child's copy of its parent's */
+	watch = calloc(gr_sched.nprocs, sizeof(*watch));
+	if (!watch)
+		return ENOMEM;
+	if (gr_preempt_init() != 0)
+		gr_real_msg("green: cannot install the preemption signal handler; ",
+			    "preemption is off", "\n");
+	/* glibc's pthread_create switches libc to multi-threaded mode (stdio locks,
+	 * __libc_single_threaded) and marks its caller's TCB, here the M's: the main G's TCB
+	 * is marked here.  Every other G's TCB is green's and marked from birth (tls.c). */
+	GR_PT(gr_glibc.main_tcb, GR_PT_MULTIPLE_THREADS, int) = 1;
+	int rc;
+	atomic_store_explicit(&xgo, 0, memory_order_relaxed);
+	gr_tls_on_m(create_on_m, &rc);
+	if (rc)
+		return rc;
+	/* That was the process's first pthread_create, whose deferred initialisation in glibc
+	 * installed glibc's handlers over green's; sysmon, which may kick, waits for them. */
+	if (gr_sig_handlers_install() != 0)
+		gr_real_msg("green: cannot install the SIGCANCEL handler", "", "\n");
+	atomic_store_explicit(&xgo, 1, memory_order_release);
+	gr_futex_wake(&xgo, 1);
+	return 0;
+}
+
+int gr_sysmon_ensure(void)
+{
+	if (atomic_load_explicit(&xrunning, memory_order_acquire))
+		return 0;
+	gr_lock(&start_lock);
+	int rc = 0;
+	if (!atomic_load_explicit(&xrunning, memory_order_relaxed)) {
+		rc = start_locked();
+		if (rc == 0)
+			atomic_store_explicit(&xrunning, true, memory_order_release);
+	}
+	gr_unlock(&start_lock);
+	return rc;
+}
+
+void gr_sysmon_fork_child(void)
+{
+	start_lock = (struct gr_lock)GR_LOCK_INIT;
+	atomic_store_explicit(&xrunning, false, memory_order_relaxed);
 }
 
 /* GREEN_SYSMON_STATS=1: print the counters at exit (a stopgap until GREEN_SCHEDTRACE). */

@@ -5,9 +5,14 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Starts the sysmon thread.  Call from the main thread's own TCB, before the first G
- * runs: creating it also switches glibc to multi-threaded mode.  Returns 0 or -errno. */
-int gr_sysmon_start(void);
+/* Starts the sysmon thread unless it runs (see sysmon.c): call before a second G or M
+ * exists, and before an M sleeps with every signal blocked (a signal that no running G
+ * takes is then sysmon's to forward).  Creating it also switches glibc to multi-threaded
+ * mode.  Any thread with a G, or on g0.  Returns 0 or a positive errno. */
+int gr_sysmon_ensure(void);
+
+/* In a fork child: the child has no sysmon until it needs one. */
+void gr_sysmon_fork_child(void);
 
 /* A G back from a blocking system call was queued for a P (proc.c): wakes sysmon when it
  * sleeps longer than its tick for such Gs, so that it shortens a running slice for them.

@@ -32,6 +32,7 @@
 #include "sig.h"
 #include "stack.h"
 #include "sync.h"
+#include "sysmon.h"
 #include "thread.h"
 #include "tls.h"
 
@@ -153,7 +154,13 @@ int gr_thread_create(pthread_t *out, const struct gr_thread_attr *a, void *(*sta
 	} else if (req.stack_size < gr_stack_min()) {
 		req.stack_size = gr_stack_min();
 	}
-	gr_preempt_prepare(); /* preemption matters from the second thread on */
+	/* A second thread: sysmon (which starts preemption: its signal now stays open in
+	 * the kernel mask of this G's M too), then the unwinder. */
+	if (gr_sysmon_ensure() != 0)
+		return EAGAIN;
+	if (gr_g_schedulable(self))
+		gr_sig_switch(self->m, self);
+	gr_preempt_prepare();
 	bool pinned;
 	struct gr_p *pp = gr_g_schedulable(self) ? gr_proc_pin(&pinned) : NULL;
 	struct gr_g *gp = gr_stack_alloc_g(pp, &req);

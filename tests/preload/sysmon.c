@@ -5,6 +5,7 @@
  * not park (proc.c, wakep_deferred).
  */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <stdlib.h>
 
 #include "helpers.h"
@@ -51,4 +52,18 @@ Test(sysmon, deferred_wakeup_paid, .timeout = 60)
 	gr_test_native_vs_green("sched_wake", NULL, 2, "WAKE", "ok", false, 20.0);
 	gr_test_green_expect("sched_wake", NULL, 4, env, "WAKE", "ok", 20.0);
 	gr_test_green_expect("sched_wake", NULL, 2, env, "WAKE", "ok", 20.0);
+}
+
+ParameterizedTestParameters(sysmon, starts_when_needed)
+{
+	static int procs[] = {1, 2};
+	return cr_make_param_array(int, procs, 2);
+}
+
+/* unshare_single: a program that has made no thread yet, and a fork child, are
+ * single-threaded under green as natively (sysmon starts when needed), so
+ * unshare(CLONE_NEWUSER) gives the native result.  Regression: EINVAL under green. */
+ParameterizedTest(int *n, sysmon, starts_when_needed, .timeout = 60)
+{
+	gr_test_native_vs_green("unshare_single", NULL, *n, "UNSHARE", "done", true, 20.0);
 }
