@@ -40,6 +40,7 @@ static int start(void)
 	gr_arch_fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0;
 	gr_cputicks_init();
 	gr_env_read(&gr_config);
+	gr_preempt_configure();
 	if (gr_config.stacksize)
 		gr_thread_set_default_stack(gr_config.stacksize);
 	gr_foreign_init();

@@ -506,14 +506,15 @@ uint64_t gr_preempt_blockable(void)
 	return handles ? 0 : GR_SIGBIT(preempt_sig);
 }
 
-int gr_preempt_init(void)
-{
-	const char *e = getenv("GREEN_PREEMPT");
-	struct sigaction sa;
+/* The signal GREEN_PREEMPT and GREEN_PREEMPT_SIGNAL ask for (0: preemption off).  Written
+ * once, at start-up. */
+static int configured_sig;
 
-	self_pid = getpid();
-	if (parse_int(e, 0, 1, 1, "GREEN_PREEMPT") == 0)
-		return 0;
+void gr_preempt_configure(void)
+{
+	configured_sig = 0;
+	if (parse_int(getenv("GREEN_PREEMPT"), 0, 1, 1, "GREEN_PREEMPT") == 0)
+		return;
 	int sig = parse_int(getenv("GREEN_PREEMPT_SIGNAL"), 1, SIGRTMAX, SIGURG,
 			    "GREEN_PREEMPT_SIGNAL");
 	if (sig == SIGKILL || sig == SIGSTOP || (sig >= 32 && sig < SIGRTMIN)) {
@@ -521,6 +522,17 @@ int gr_preempt_init(void)
 			    NULL);
 		sig = SIGURG;
 	}
+	configured_sig = sig;
+}
+
+int gr_preempt_init(void)
+{
+	struct sigaction sa;
+	int sig = configured_sig;
+
+	self_pid = getpid();
+	if (!sig)
+		return 0;
 	xsave_measure();
 	gr_preempt_refresh();
 	/* A fork child whose parent was preparing the unwinder in another thread. */

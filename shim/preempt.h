@@ -10,10 +10,14 @@
 
 struct gr_m;
 
-/* Reads GREEN_PREEMPT and GREEN_PREEMPT_SIGNAL, measures the xsave area and installs the
- * preemption signal handler (recording the program's earlier handler, if any).  Call once
- * from the main thread before sysmon starts.  Returns 0 or -errno; preemption stays off
- * when it fails. */
+/* Reads GREEN_PREEMPT and GREEN_PREEMPT_SIGNAL (at start-up, so that a bad value is
+ * reported whether or not preemption ever starts). */
+void gr_preempt_configure(void);
+
+/* Measures the xsave area and installs the preemption signal handler (recording the
+ * program's earlier handler, if any), unless gr_preempt_configure turned preemption off.
+ * Call as sysmon starts (again in a fork child).  Returns 0 or -errno; preemption stays
+ * off when it fails. */
 int gr_preempt_init(void);
 
 /* Initialises the unwinder that the handler uses (once; see preempt.c): call before the

@@ -25,6 +25,7 @@ static void on_sig(int sig)
 Test(sysmon, preempt_off_leaves_signals_alone)
 {
 	setenv("GREEN_PREEMPT", "0", 1);
+	gr_preempt_configure();
 	cr_assert_eq(gr_preempt_init(), 0);
 	cr_assert(!gr_preempt_enabled());
 	cr_assert_eq(gr_preempt_signal(), 0);
@@ -37,15 +38,19 @@ Test(sysmon, program_handler_recorded_and_chained)
 
 	unsetenv("GREEN_PREEMPT");
 	unsetenv("GREEN_PREEMPT_SIGNAL");
+	gr_preempt_configure();
 	cr_assert_eq(gr_preempt_init(), 0);
 	cr_assert(gr_preempt_enabled());
 	cr_assert_eq(gr_preempt_signal(), SIGURG);
 	cr_assert(gr_preempt_xsave_size >= 512 && gr_preempt_xsave_size % 64 == 0,
 		  "xsave area %u", gr_preempt_xsave_size);
 
+	/* No handler of the program's: a wait may block the signal (sigsuspend). */
+	cr_assert_eq(gr_preempt_blockable(), 1ull << (SIGURG - 1));
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = on_sig;
 	cr_assert(gr_preempt_sigaction(SIGURG, &act, &old));
+	cr_assert_eq(gr_preempt_blockable(), 0, "the program's handler must end a wait");
 	cr_assert(old.sa_handler == SIG_DFL, "previous handler not SIG_DFL");
 	cr_assert(gr_preempt_sigaction(SIGURG, NULL, &old));
 	cr_assert(old.sa_handler == on_sig, "recorded handler not reported");
@@ -60,12 +65,14 @@ Test(sysmon, program_handler_recorded_and_chained)
 	gr_preempt_sigaction(SIGURG, &act, NULL);
 	raise(SIGURG);
 	cr_assert_eq(atomic_load(&hits), 2);
+	cr_assert_eq(gr_preempt_blockable(), 1ull << (SIGURG - 1));
 }
 
 Test(sysmon, bad_signal_falls_back_to_sigurg)
 {
 	setenv("GREEN_PREEMPT_SIGNAL", "9", 1);
 	unsetenv("GREEN_PREEMPT");
+	gr_preempt_configure();
 	cr_assert_eq(gr_preempt_init(), 0);
 	cr_assert_eq(gr_preempt_signal(), SIGURG);
 	unsetenv("GREEN_PREEMPT_SIGNAL");
