@@ -73,7 +73,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgreen_shim.a $(HEADERS)
 		$(BUILD)/libgreen_shim.a -lcriterion $(LIBS)
 
 # The stack suite loads a module of the test programs.
-$(BUILD)/tests/unit/stack: $(BUILD)/tests/progs/libtlsie.so
+$(BUILD)/tests/unit/stack: $(BUILD)/tests/progs/libtlsie.so $(BUILD)/tests/progs/libtlsmod.so
 
 $(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h
 	@mkdir -p $(dir $@)

@@ -5,6 +5,8 @@
  * glibc 2.36's struct pthread and on a few GLIBC_PRIVATE exports of ld.so and libc.  Each
  * is verified here against the main thread, which glibc built itself: a different glibc
  * makes gr_glibc_init fail and green stays out of the way instead of corrupting memory.
+ * One fact is optional: where ld.so keeps its highest TLS module id, without which each
+ * G's dtv is glibc's malloc'd one (tls.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -50,6 +52,69 @@ static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *arg)
 		}
 	}
 	return 1;
+}
+
+/* ld.so's list of the TLS modules by id (struct dtv_slotinfo_list); slot 0 is unused. */
+struct slotinfo_list {
+	size_t len;
+	const struct slotinfo_list *next;
+	struct {
+		size_t gen;
+		const struct link_map *map;
+	} slot[];
+};
+
+struct tls_modules {
+	size_t max;			   /* the highest module id dl_iterate_phdr reports */
+	const struct slotinfo_list *list; /* when set: the list each module is checked in */
+	bool mismatch;
+};
+
+/* dl_iterate_phdr callback: notes the highest TLS module id, or checks that the list
+ * holds each module at its id. */
+static int note_tls_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct tls_modules *tm = arg;
+	size_t id = info->dlpi_tls_modid;
+	const struct slotinfo_list *l = tm->list;
+
+	(void)size;
+	if (!id)
+		return 0;
+	if (!l) {
+		tm->max = id > tm->max ? id : tm->max;
+		return 0;
+	}
+	while (l && id >= l->len) {
+		id -= l->len;
+		l = l->next;
+	}
+	if (!l || !l->slot[id].map || l->slot[id].map->l_addr != info->dlpi_addr)
+		tm->mismatch = true;
+	return 0;
+}
+
+/* GL(dl_tls_max_dtv_idx), once its place is checked: it holds the highest module id in
+ * use, and the pointer after it is the module list, which holds each module at its id. */
+static const size_t *find_tls_max_dtv_idx(void)
+{
+	char *rtld = dlsym(RTLD_DEFAULT, "_rtld_global");
+	const ElfW(Sym) *sym = NULL;
+	struct tls_modules tm = {0};
+	Dl_info info;
+
+	if (!rtld || !dladdr1(rtld, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+	    sym->st_size < GR_RTLD_TLS_SLOTINFO + sizeof(void *))
+		return NULL;
+	dl_iterate_phdr(note_tls_module, &tm);
+	const size_t *max = (const size_t *)(rtld + GR_RTLD_TLS_MAX_DTV_IDX);
+	if (!tm.max || *max != tm.max)
+		return NULL;
+	tm.list = *(const struct slotinfo_list **)(rtld + GR_RTLD_TLS_SLOTINFO);
+	if (!tm.list)
+		return NULL;
+	dl_iterate_phdr(note_tls_module, &tm);
+	return tm.mismatch ? NULL : max;
 }
 
 int gr_glibc_init(void)
@@ -111,5 +176,6 @@ int gr_glibc_init(void)
 		complain("libc's __resp variable");
 		return -ENOTSUP;
 	}
+	gr_glibc.tls_max_dtv_idx = find_tls_max_dtv_idx();
 	return 0;
 }

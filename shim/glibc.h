@@ -35,11 +35,16 @@
 
 #define GR_PT(tcb, off, type) (*(type *)((char *)(tcb) + (off)))
 
+/* Offsets in ld.so's struct rtld_global (ptype /o, glibc 2.36). */
+#define GR_RTLD_TLS_MAX_DTV_IDX 4200 /* the highest TLS module id in use */
+#define GR_RTLD_TLS_SLOTINFO 4208    /* the list of TLS modules by id */
+
 struct gr_glibc {
 	size_t tls_static_size;	 /* static TLS plus struct pthread */
 	size_t tls_static_align;
 	void *(*dl_allocate_tls)(void *tcb);
-	void *(*dl_allocate_tls_init)(void *tcb); /* over the dtv the TCB already has */
+	/* Over the dtv the TCB already has; init_tls is true but for audit modules. */
+	void *(*dl_allocate_tls_init)(void *tcb, bool init_tls);
 	void (*dl_deallocate_tls)(void *tcb, bool dealloc_tcb);
 	void (*ctype_init)(void);
 	void (*call_tls_dtors)(void);
@@ -50,6 +55,10 @@ struct gr_glibc {
 	ptrdiff_t resp_off;	 /* libc's __resp variable, relative to the thread pointer */
 	ptrdiff_t errno_off;	 /* errno, relative to the thread pointer */
 	void *main_tcb;
+	/* ld.so's highest TLS module id (GL(dl_tls_max_dtv_idx)), which only dlopen and
+	 * dlclose change; read relaxed, as __tls_get_addr does.  NULL when its place in
+	 * struct rtld_global could not be verified: G dtvs are then malloc'd (tls.c). */
+	const size_t *tls_max_dtv_idx;
 };
 
 extern struct gr_glibc gr_glibc;

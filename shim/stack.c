@@ -1,10 +1,13 @@
 /*
  * G memory.  Each G gets one mapping, laid out top-down as glibc lays out a thread:
  *
- *     top  [ struct pthread (TCB) ][ static TLS ][ struct gr_g ][ stack ... ][ guard ]  base
+ *     top  [ dtv ][ struct pthread (TCB) ][ static TLS ][ struct gr_g ][ stack ... ][ guard ]
  *
- * so a new G touches only its top pages.  The mapping is MAP_NORESERVE: an 8 MiB default
- * stack costs the pages the G touches, not 8 MiB, which is what lets a million Gs fit.
+ * so a new G touches only its top pages.  The dtv's room (tls.h) is the one addition to
+ * glibc's layout: glibc mallocs each thread's dtv, 300 bytes apiece, 3 MB for a server's
+ * 10,000 connections; here it shares the TCB's page.  The mapping is MAP_NORESERVE: an
+ * 8 MiB default stack costs the pages the G touches, not 8 MiB, which is what lets a
+ * million Gs fit.
  *
  * Guard pages split mappings, and the kernel allows vm.max_map_count (65530) mappings per
  * process, so a guarded stack costs two.  green guards the first GUARDED_MAX stacks and
@@ -242,7 +245,8 @@ static size_t round_up(size_t n, size_t to)
 
 static size_t top_reserve(void)
 {
-	return round_up(gr_glibc.tls_static_size + sizeof(struct gr_g) + 64, 64) + 64;
+	return round_up(GR_TLS_DTV_HEAD + gr_glibc.tls_static_size + sizeof(struct gr_g) + 64, 64) +
+	       64;
 }
 
 size_t gr_stack_min(void)
@@ -254,11 +258,18 @@ size_t gr_stack_min(void)
 	return min;
 }
 
-/* Places TCB, TLS and the G at the top of [lo, hi) and fills the G's memory fields. */
-static struct gr_g *layout(char *lo, char *hi)
+size_t gr_stack_block(const struct gr_g *gp)
+{
+	return gp->user_stack ? gp->map_size : gp->map_size - GR_TLS_DTV_TAIL;
+}
+
+/* Places TCB, TLS and the G at the top of [lo, hi), below room for the dtv when asked,
+ * and fills the G's memory fields. */
+static struct gr_g *layout(char *lo, char *hi, bool dtv_room)
 {
 	uintptr_t align = gr_glibc.tls_static_align > 64 ? gr_glibc.tls_static_align : 64;
-	char *tcb = (char *)(((uintptr_t)hi - GR_PT_SIZE) & ~(align - 1));
+	char *top = dtv_room ? hi - GR_TLS_DTV_TAIL - GR_TLS_DTV_HEAD : hi;
+	char *tcb = (char *)(((uintptr_t)top - GR_PT_SIZE) & ~(align - 1));
 	char *tls_lo = (char *)(((uintptr_t)tcb + GR_PT_SIZE - gr_glibc.tls_static_size) & ~63ul);
 	struct gr_g *gp = (struct gr_g *)(((uintptr_t)tls_lo - sizeof(struct gr_g)) & ~63ul);
 
@@ -301,7 +312,7 @@ static bool cold_push(const struct cold_map *m)
 /* Lays out a G in the mapping [base, base + size) whose lowest guard bytes are PROT_NONE. */
 static struct gr_g *place_g(char *base, size_t size, size_t guard)
 {
-	struct gr_g *gp = layout(base + guard, base + size);
+	struct gr_g *gp = layout(base + guard, base + size, true);
 
 	gp->map_base = base;
 	gp->map_size = size;
@@ -314,7 +325,7 @@ static struct gr_g *map_g(const struct gr_stack_req *req)
 {
 	size_t page = gr_stack_page();
 	size_t guard = round_up(req->guard_size, page);
-	size_t size = round_up(req->stack_size, page);
+	size_t size = round_up(req->stack_size, page) + GR_TLS_DTV_TAIL;
 
 	if (guard && atomic_fetch_add_explicit(&nguarded, 1, memory_order_relaxed) >= GUARDED_MAX) {
 		atomic_fetch_sub_explicit(&nguarded, 1, memory_order_relaxed);
@@ -363,7 +374,7 @@ static bool fits_map(size_t map_size, size_t guard, const struct gr_stack_req *r
 	size_t page = gr_stack_page();
 	size_t want_guard = round_up(req->guard_size, page);
 
-	return map_size - guard == round_up(req->stack_size, page) &&
+	return map_size - guard - GR_TLS_DTV_TAIL == round_up(req->stack_size, page) &&
 	       (guard >= want_guard ||
 		atomic_load_explicit(&nguarded, memory_order_relaxed) >= GUARDED_MAX);
 }
@@ -453,7 +464,7 @@ static struct gr_g *recycle(struct gr_g *old)
 static struct gr_g *user_g(const struct gr_stack_req *req)
 {
 	char *lo = req->user_addr, *hi = lo + req->user_size;
-	struct gr_g *gp = layout(lo, hi);
+	struct gr_g *gp = layout(lo, hi, false);
 
 	gp->user_stack = true;
 	gp->map_size = req->user_size; /* reported by pthread_getattr_np; never unmapped */

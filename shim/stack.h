@@ -34,6 +34,10 @@ struct gr_g *gr_stack_g_by_tid(pid_t tid);
  * no G leaves the table, nor its memory the process, meanwhile. */
 void gr_stack_each_g(void (*fn)(struct gr_g *gp, void *arg), void *arg);
 
+/* The size of gp's stack block as glibc reports one, from gp->map_base (or the program's
+ * stack) up: guard, stack, the G, TLS and TCB; the dtv's room above is not part of it. */
+size_t gr_stack_block(const struct gr_g *gp);
+
 /* The smallest stack a G can have: static TLS, the G and PTHREAD_STACK_MIN of stack. */
 size_t gr_stack_min(void);
 

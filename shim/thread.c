@@ -63,7 +63,7 @@ void gr_thread_stack(struct gr_g *gp, void **lo, size_t *size)
 		*size = gp->map_size;
 	} else {
 		*lo = (char *)gp->map_base + gp->guard_size;
-		*size = gp->map_size - gp->guard_size;
+		*size = gr_stack_block(gp) - gp->guard_size;
 	}
 }
 

@@ -1,8 +1,8 @@
 /*
- * Per-G TLS: each G has its own struct pthread and static TLS block, allocated by ld.so's
- * own allocator, so errno, __thread variables and C++ thread_local are per G and keep
- * their addresses when the G migrates between Ms.  The thread pointer (fs base) switches
- * with the G in gr_ctx_switch.
+ * Per-G TLS: each G has its own struct pthread, static TLS block and dtv, in its own
+ * memory and initialised by ld.so, so errno, __thread variables and C++ thread_local are
+ * per G and keep their addresses when the G migrates between Ms.  The thread pointer
+ * (fs base) switches with the G in gr_ctx_switch.
  *
  * The struct pthread is built field by field from zero (never copied from the M's: a
  * copied cleanup_jmp_buf makes pthread_exit jump into the M's frame, copied stack fields
@@ -112,7 +112,7 @@ static void fill_pthread(struct gr_g *gp, void *tcb)
 	GR_PT(tcb, GR_PT_STACKBLOCK, void *) = gp->user_stack ? gp->stack_lo : gp->map_base;
 	GR_PT(tcb, GR_PT_STACKBLOCK_SIZE, size_t) =
 		gp->user_stack ? (size_t)((char *)tcb + GR_PT_SIZE - (char *)gp->stack_lo)
-			       : gp->map_size;
+			       : gr_stack_block(gp);
 	GR_PT(tcb, GR_PT_GUARDSIZE, size_t) = gp->guard_size;
 	GR_PT(tcb, GR_PT_REPORTED_GUARDSIZE, size_t) = gp->guard_size;
 	GR_PT(tcb, GR_PT_USER_STACK, bool) = gp->user_stack;
@@ -120,32 +120,131 @@ static void fill_pthread(struct gr_g *gp, void *tcb)
 		GR_PT(tcb, gr_glibc.rseq_offset + 4, int32_t) = -2; /* rseq cpu_id: unregistered */
 }
 
-struct alloc_tls {
-	void *tcb;
-	void *ret;
+/* glibc's dtv entry (dl-tls.h): a counter, or a module's block and what to free. */
+union gr_dtv {
+	size_t counter;
+	struct {
+		void *val;
+		void *to_free;
+	} pointer;
 };
 
-static void call_allocate_tls(void *arg)
-{
-	struct alloc_tls *a = arg;
+/*
+ * The dtv: dtv[-1].counter is its capacity, dtv[0] the generation it is current with,
+ * dtv[id] module id's TLS block.  glibc mallocs it per thread and reallocs it when a
+ * module id beyond the capacity comes into use.  A G's dtv lies instead in the room its
+ * mapping keeps above the TCB (stack.c), a thousand entries of which the first fourteen
+ * share the TCB's page: what a module id beyond those costs is a page more per G, not an
+ * allocation.  glibc must never realloc or free it, so:
+ *   - it is used only while ld.so's highest module id (gr_glibc.tls_max_dtv_idx) is at
+ *     most half its capacity (a G made past that gets glibc's malloc'd dtv, and so does a
+ *     G recycled past it); glibc grows a dtv only past its capacity;
+ *   - green releases the blocks it lists itself (release_blocks), instead of
+ *     _dl_deallocate_tls, which would free the dtv.
+ * Only the entries up to the highest module id ever in use can have been written (by
+ * _dl_allocate_tls_init and __tls_get_addr): dtv_written bounds them, from the highest id
+ * seen so far.  An id that came and went unseen leaves its block unfreed (a leak, as
+ * glibc's own dlclose leaves one in each thread), never a stale entry that matters:
+ * _dl_allocate_tls_init resets the entries of loaded modules, and __tls_get_addr frees
+ * a reused id's old block before it sets the entry.
+ */
+static _Atomic size_t xdtv_high; /* the highest module id seen in use */
 
-	a->ret = gr_glibc.dl_allocate_tls(a->tcb);
+static size_t dtv_written(void)
+{
+	size_t high = atomic_load_explicit(&xdtv_high, memory_order_relaxed);
+	size_t now = gr_glibc.tls_max_dtv_idx ? *(const volatile size_t *)gr_glibc.tls_max_dtv_idx
+					      : 0;
+
+	while (now > high && !atomic_compare_exchange_weak_explicit(&xdtv_high, &high, now,
+								    memory_order_relaxed,
+								    memory_order_relaxed))
+		;
+	return now > high ? now : high;
 }
 
-static void call_deallocate_tls(void *tcb)
+/* The dtv room of gp's mapping (dtv[-1] first) and its capacity, or NULL (a program's
+ * stack, or ld.so's module count unknown). */
+static union gr_dtv *dtv_room(const struct gr_g *gp, size_t *cap)
 {
-	gr_glibc.dl_deallocate_tls(tcb, false);
+	if (gp->user_stack || !gr_glibc.tls_max_dtv_idx)
+		return NULL;
+	uintptr_t lo = ((uintptr_t)gp->tcb + GR_PT_SIZE + 15) & ~(uintptr_t)15;
+	uintptr_t hi = (uintptr_t)gp->map_base + gp->map_size;
+	*cap = (hi - lo) / sizeof(union gr_dtv) - 2;
+	return (union gr_dtv *)lo;
+}
+
+/* Whether gp's dtv is the one in its room. */
+static bool dtv_in_room(const struct gr_g *gp, const union gr_dtv *dtv)
+{
+	size_t cap;
+	const union gr_dtv *room = dtv_room(gp, &cap);
+
+	return room && dtv == room + 1;
+}
+
+/* Points gp's TCB at its dtv room (whose entries are clear) while the modules in use fill
+ * at most half of it; false when gp needs glibc's malloc'd dtv. */
+static bool use_dtv_room(struct gr_g *gp)
+{
+	size_t cap;
+	union gr_dtv *room = dtv_room(gp, &cap);
+
+	if (!room || dtv_written() > cap / 2)
+		return false;
+	room[0].counter = cap;
+	GR_PT(gp->tcb, GR_PT_DTV, union gr_dtv *) = room + 1;
+	return true;
+}
+
+/* Frees the blocks of modules loaded with dlopen that dtv's first n entries list (most
+ * list none), and clears those entries and the generation. */
+static void release_blocks(union gr_dtv *dtv, size_t n)
+{
+	for (size_t i = 1; i <= n; i++)
+		free(dtv[i].pointer.to_free);
+	memset(dtv, 0, (n + 1) * sizeof(*dtv));
+}
+
+/* How many entries of gp's dtv may have been written. */
+static size_t dtv_entries(const struct gr_g *gp, const union gr_dtv *dtv)
+{
+	size_t n = dtv[-1].counter;
+
+	if (dtv_in_room(gp, dtv)) {
+		size_t written = dtv_written();
+		n = written < n ? written : n;
+	}
+	return n;
+}
+
+static void call_allocate_tls(void *tcb)
+{
+	if (!gr_glibc.dl_allocate_tls(tcb))
+		GR_PT(tcb, GR_PT_DTV, void *) = NULL;
+}
+
+static void call_allocate_tls_init(void *tcb)
+{
+	gr_glibc.dl_allocate_tls_init(tcb, true);
+}
+
+/* Gives gp's TCB, built by fill_pthread, a dtv (the room's, or glibc's malloc'd one) and
+ * has ld.so fill it and copy every static TLS image. */
+static int allocate_tls(struct gr_g *gp)
+{
+	gr_tls_on_m(use_dtv_room(gp) ? call_allocate_tls_init : call_allocate_tls, gp->tcb);
+	return GR_PT(gp->tcb, GR_PT_DTV, void *) ? 0 : -EAGAIN;
 }
 
 int gr_tls_init(struct gr_g *gp, void *tcb)
 {
-	struct alloc_tls a = {tcb, NULL};
 	void *donor = NULL;
 
 	gp->tcb = tcb;
 	fill_pthread(gp, tcb);
-	gr_tls_on_m(call_allocate_tls, &a);
-	if (!a.ret)
+	if (allocate_tls(gp) != 0)
 		return -EAGAIN;
 	if (ndonors()) { /* checked again under the lock */
 		gr_lock(&donor_lock);
@@ -164,8 +263,14 @@ int gr_tls_init(struct gr_g *gp, void *tcb)
 	return 0;
 }
 
+static void call_deallocate_tls(void *tcb)
+{
+	gr_glibc.dl_deallocate_tls(tcb, false);
+}
+
 void gr_tls_fini(struct gr_g *gp, bool donate)
 {
+	union gr_dtv *dtv = GR_PT(gp->tcb, GR_PT_DTV, union gr_dtv *);
 	void *copy = NULL;
 
 	if (donate && ndonors() < MAX_DONORS && (copy = malloc(gr_glibc.libc_tls_size))) {
@@ -180,46 +285,36 @@ void gr_tls_fini(struct gr_g *gp, bool donate)
 		gr_unlock(&donor_lock);
 		free(copy);
 	}
-	gr_tls_on_m(call_deallocate_tls, gp->tcb);
+	if (!dtv) /* gr_tls_init failed */
+		return;
+	if (dtv_in_room(gp, dtv))
+		release_blocks(dtv, dtv_entries(gp, dtv));
+	else
+		gr_tls_on_m(call_deallocate_tls, gp->tcb);
 }
 
-/* glibc's dtv entry (dl-tls.h): a counter, or a module's block and what to free. */
-union gr_dtv {
-	size_t counter;
-	struct {
-		void *val;
-		void *to_free;
-	} pointer;
-};
-
-static void call_allocate_tls_init(void *arg)
-{
-	struct alloc_tls *a = arg;
-
-	a->ret = gr_glibc.dl_allocate_tls_init(a->tcb);
-}
-
-/* As glibc does for a cached thread stack: the dtv stays; the blocks of modules loaded
- * with dlopen are freed and every entry cleared, and _dl_allocate_tls_init fills it in
- * again (resizing it if modules were loaded since) and copies every static TLS image. */
+/* As glibc does for a cached thread stack: the blocks of modules loaded with dlopen are
+ * freed and every entry cleared, and _dl_allocate_tls_init fills the dtv in again
+ * (glibc's own grows if modules were loaded since; the room's is left for glibc's when
+ * the modules outgrow it) and copies every static TLS image. */
 int gr_tls_reinit(struct gr_g *gp)
 {
 	size_t n = gr_glibc.libc_tls_size;
 	char saved[n];
 	void *tcb = gp->tcb;
 	union gr_dtv *dtv = GR_PT(tcb, GR_PT_DTV, union gr_dtv *);
-	struct alloc_tls a = {tcb, NULL};
+	bool in_room = dtv_in_room(gp, dtv);
 
 	memcpy(saved, libc_block(tcb), n);
-	for (size_t i = 1; i <= dtv[-1].counter; i++)
-		if (dtv[i].pointer.to_free) /* a dlopen'd module's block: most have none */
-			free(dtv[i].pointer.to_free);
-	memset(dtv, 0, (dtv[-1].counter + 1) * sizeof(*dtv));
+	release_blocks(dtv, dtv_entries(gp, dtv));
 	fill_pthread(gp, tcb);
-	GR_PT(tcb, GR_PT_DTV, union gr_dtv *) = dtv;
-	gr_tls_on_m(call_allocate_tls_init, &a);
-	if (!a.ret)
-		return -EAGAIN;
+	if (in_room) {
+		if (allocate_tls(gp) != 0)
+			return -EAGAIN;
+	} else {
+		GR_PT(tcb, GR_PT_DTV, union gr_dtv *) = dtv;
+		gr_tls_on_m(call_allocate_tls_init, tcb);
+	}
 	memcpy(libc_block(tcb), saved, n);
 	reset_libc_words(tcb);
 	return 0;

@@ -4,6 +4,12 @@
 
 #include "runtime.h"
 
+/* Room for a G's dtv (its table of TLS blocks by module id) in the G's own mapping, just
+ * above the TCB (tls.c): GR_TLS_DTV_HEAD bytes in the TCB's page, enough for fourteen
+ * modules, and GR_TLS_DTV_TAIL more above, untouched until more modules are loaded. */
+#define GR_TLS_DTV_HEAD 256
+#define GR_TLS_DTV_TAIL 16384
+
 /* Builds gp's struct pthread at tcb, field by field, and has ld.so initialise the static
  * TLS below it.  Returns 0 or -EAGAIN (ld.so could not allocate the DTV). */
 int gr_tls_init(struct gr_g *gp, void *tcb);

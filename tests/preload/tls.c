@@ -9,9 +9,12 @@
  * (every line the programs print is deterministic: counts and ok/FAIL, no addresses).
  * tests/progs/tls_dlopen: the TLS of a module loaded with dlopen, dynamic (libtlsmod) and
  * initial-exec (libtlsie, which glibc initialises only in the threads it knows).
+ * tests/progs/tls_many: the TLS of tens and hundreds of modules loaded with dlopen, which
+ * G dtvs first hold in G memory and then outgrow (shim/tls.c).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdio.h>
 
 #include "helpers.h"
 
@@ -69,5 +72,29 @@ ParameterizedTest(int *procs, tls, dlopen_static_tls_native_vs_green, .timeout =
 	char *mod = gr_test_prog("libtlsie.so");
 	const char *args[] = {mod, "50", "8", NULL};
 	gr_test_native_vs_green("tls_dlopen", args, *procs, "TLSDL", "ok", true, 40);
+	free(mod);
+}
+
+struct many {
+	int procs;
+	int modules;
+};
+
+ParameterizedTestParameters(tls, many_modules_native_vs_green)
+{
+	static struct many params[] = {{1, 40}, {2, 40}, {4, 40}, {2, 600}, {4, 600}};
+	return cr_make_param_array(struct many, params, sizeof params / sizeof params[0]);
+}
+
+/* 40 modules: past the dtv entries that share the TCB's page.  600: past half the room a
+ * G's dtv has, so Gs made after the loads get glibc's dtv while the Gs alive across them
+ * keep theirs. */
+ParameterizedTest(struct many *m, tls, many_modules_native_vs_green, .timeout = 90)
+{
+	char *mod = gr_test_prog("libtlsmany.so");
+	char modules[16];
+	snprintf(modules, sizeof modules, "%d", m->modules);
+	const char *args[] = {mod, modules, "10", "8", NULL};
+	gr_test_native_vs_green("tls_many", args, m->procs, "TLSMANY", "ok", true, 40);
 	free(mod);
 }

@@ -44,8 +44,10 @@ Test(stack, layout_matches_glibc)
 	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
 	cr_assert_not_null(gp);
 	char *tcb = gp->tcb;
-	char *top = (char *)gp->map_base + gp->map_size;
-	cr_assert(tcb + GR_PT_SIZE <= top && tcb + GR_PT_SIZE + 64 > top, "TCB at the top");
+	char *top = (char *)gp->map_base + gr_stack_block(gp);
+	cr_assert_eq(top + GR_TLS_DTV_TAIL, (char *)gp->map_base + gp->map_size);
+	cr_assert(tcb + GR_PT_SIZE + GR_TLS_DTV_HEAD <= top &&
+		  tcb + GR_PT_SIZE + GR_TLS_DTV_HEAD + 64 > top, "TCB at the top, below the dtv");
 	cr_assert_eq(GR_PT(tcb, 0, void *), tcb);
 	cr_assert_eq(GR_PT(tcb, 16, void *), tcb);
 	cr_assert_eq(GR_PT(tcb, GR_PT_MULTIPLE_THREADS, int), 1);
@@ -233,6 +235,124 @@ Test(stack, context_switch_runs_g_on_its_stack_and_tls)
 	cr_assert_eq(errno, 0, "the G's errno is its own");
 	cr_assert_eq(*(int *)tls_in(gp->tcb, &errno), ENOENT);
 	gr_stack_free_g(NULL, gp);
+}
+
+/* glibc's dtv entry, as tls.c reads it. */
+union dtv {
+	size_t counter;
+	struct {
+		void *val;
+		void *to_free;
+	} pointer;
+};
+
+static union dtv *dtv_of(const struct gr_g *gp)
+{
+	return GR_PT(gp->tcb, GR_PT_DTV, union dtv *);
+}
+
+static bool dtv_in_mapping(const struct gr_g *gp)
+{
+	char *dtv = (char *)dtv_of(gp);
+
+	return dtv > (char *)gp->tcb && dtv < (char *)gp->map_base + gp->map_size;
+}
+
+/* A G's dtv lies in its mapping, above the TCB, its first fourteen module entries in the
+ * TCB's page, and lists each module's static TLS block below the TCB. */
+Test(stack, dtv_lies_above_the_tcb)
+{
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(NULL, &req);
+	cr_assert_not_null(gp);
+	cr_assert_not_null(gr_glibc.tls_max_dtv_idx, "ld.so's module count was found");
+	size_t max = *gr_glibc.tls_max_dtv_idx, page = gr_stack_page();
+	union dtv *dtv = dtv_of(gp);
+	char *tcb = gp->tcb;
+	cr_assert(dtv_in_mapping(gp));
+	cr_assert_geq((char *)(dtv - 1), tcb + GR_PT_SIZE);
+	cr_assert_eq((uintptr_t)(tcb + GR_PT_SIZE - 1) / page, (uintptr_t)((char *)(dtv + 15) - 1) / page,
+		     "entries up to 14 in the TCB's page");
+	cr_assert_geq(dtv[-1].counter, 1000, "room for a thousand modules");
+	cr_assert_geq(max, 2, "the test and libc have TLS");
+	for (size_t i = 1; i <= max; i++) {
+		char *block = dtv[i].pointer.val;
+		cr_assert(block < tcb && block >= tcb - (gr_glibc.tls_static_size - GR_PT_SIZE),
+			  "module %zu's block in the static TLS", i);
+		cr_assert_null(dtv[i].pointer.to_free);
+	}
+	gr_stack_free_g(NULL, gp);
+}
+
+/* The dynamic TLS of a module loaded with dlopen, allocated when a G first touches it, is
+ * freed when the G is recycled, and the next life gets a fresh block. */
+static int *(*dyn_counter)(void);
+static int *seen_counter;
+static int seen_value;
+
+static void touch_dynamic_tls(void *arg)
+{
+	struct gr_g *gp = arg;
+	seen_counter = dyn_counter();
+	seen_value = *seen_counter;
+	*seen_counter = 7;
+	gr_ctx_switch(&gp->ctx, &main_ctx);
+	__builtin_trap(); /* never resumed */
+}
+
+static void run_touch(struct gr_g *gp)
+{
+	main_ctx.fs = gr_arch_tp();
+	gr_ctx_init(&gp->ctx, gp, gp->tcb, touch_dynamic_tls, gp);
+	gr_ctx_switch(&main_ctx, &gp->ctx);
+}
+
+Test(stack, dynamic_tls_block_is_freed_with_the_life)
+{
+	void *h = dlopen(GR_TEST_PROGS "/libtlsmod.so", RTLD_NOW);
+	cr_assert_not_null(h, "%s", dlerror());
+	dyn_counter = (int *(*)(void))dlsym(h, "tlsmod_counter_addr");
+	size_t id = 0;
+	cr_assert(dyn_counter && dlinfo(h, RTLD_DI_TLS_MODID, &id) == 0 && id > 0);
+	struct gr_p p = {0};
+	struct gr_stack_req req = default_req();
+	struct gr_g *gp = gr_stack_alloc_g(&p, &req);
+	cr_assert(gp && dtv_in_mapping(gp));
+	run_touch(gp);
+	cr_assert_eq(seen_value, 42);
+	union dtv *dtv = dtv_of(gp);
+	cr_assert_not_null(dtv[id].pointer.to_free, "a block allocated on first use");
+	gr_stack_free_g(&p, gp);
+	struct gr_g *again = gr_stack_alloc_g(&p, &req);
+	cr_assert_eq(again, gp);
+	cr_assert_eq(dtv_of(again), dtv, "the same dtv, emptied");
+	cr_assert_null(dtv[id].pointer.to_free);
+	run_touch(again);
+	cr_assert_eq(seen_value, 42, "a new life sees the initial value");
+	gr_stack_free_g(NULL, again);
+}
+
+/* When ld.so's modules would outgrow a dtv in G memory (past half its room), new and
+ * recycled Gs get glibc's malloc'd dtv, which glibc may grow. */
+Test(stack, dtv_moves_to_malloc_when_modules_outgrow_the_room)
+{
+	struct gr_p p = {0};
+	struct gr_stack_req req = default_req();
+	struct gr_g *old = gr_stack_alloc_g(&p, &req);
+	cr_assert(old && dtv_in_mapping(old));
+	static size_t many = 600;
+	const size_t *real = gr_glibc.tls_max_dtv_idx;
+	gr_glibc.tls_max_dtv_idx = &many;
+	struct gr_g *fresh = gr_stack_alloc_g(NULL, &req);
+	cr_assert(fresh && !dtv_in_mapping(fresh));
+	gr_stack_free_g(&p, old);
+	struct gr_g *again = gr_stack_alloc_g(&p, &req);
+	cr_assert_eq(again, old);
+	cr_assert(!dtv_in_mapping(again));
+	gr_glibc.tls_max_dtv_idx = real;
+	cr_assert_eq(*(int *)tls_in(again->tcb, &tls_int), 1234, "TLS still initialised");
+	gr_stack_free_g(NULL, again);
+	gr_stack_free_g(NULL, fresh);
 }
 
 static void count_g(struct gr_g *gp, void *arg)
