@@ -239,14 +239,51 @@ static unsigned char classify_pc(const struct rangeset *rs, uintptr_t pc)
 	return CODE_PROGRAM;
 }
 
+/* The frames of an interrupted context, classified innermost first (walk_frames). */
+struct walk {
+	ucontext_t *uc;
+	const struct rangeset *rs;
+	int n;	 /* frames classified; 0 when the walk failed */
+	unsigned char cls[MAX_FRAMES];
+};
+
+/* Runs on the M's TCB (gr_tls_on_m): libunwind blocks every signal around its locks with
+ * sigprocmask, which on the G's TCB changes the G's mask, and the restore then ran the
+ * program's handlers for the G's pending signals here, on the M's alternate stack (Boehm
+ * GC's stop handler recorded that stack as the thread's and scanned from it). */
+static void walk_frames(void *arg)
+{
+	struct walk *w = arg;
+	unw_cursor_t cur;
+	int n = 0;
+
+	w->n = 0;
+	if (unw_init_local2(&cur, (unw_context_t *)w->uc, UNW_INIT_SIGNAL_FRAME) < 0)
+		return;
+	w->cls[n++] = CODE_PROGRAM;
+	for (;;) {
+		int r = unw_step(&cur);
+		if (r == 0)
+			break;
+		if (r < 0 || n == MAX_FRAMES)
+			return;
+		unw_word_t ip;
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
+			return;
+		if (ip == 0)
+			break;
+		/* A return address: the call is the byte before it. */
+		w->cls[n++] = classify_pc(w->rs, (uintptr_t)ip - 1);
+	}
+	w->n = n;
+}
+
 /* True when the G interrupted with context uc may yield there (Go: isAsyncSafePoint,
  * extended to the whole stack because C libraries hold locks green cannot see). */
 static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
 {
 	const struct rangeset *rs = atomic_load_explicit(&xranges, memory_order_acquire);
-	unsigned char cls[MAX_FRAMES];
-	unw_cursor_t cur;
-	int n = 0;
+	struct walk w = {uc, rs, 0, {0}};
 
 	if (!rs || atomic_load_explicit(&xunwinder, memory_order_acquire) != UNWINDER_READY)
 		return false;
@@ -257,23 +294,11 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
 	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 	if (gp->stack_lo && sp - (uintptr_t)gp->stack_lo < STACK_NEEDED + gr_preempt_xsave_size)
 		return false;
-	if (unw_init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
+	gr_tls_on_m(walk_frames, &w);
+	int n = w.n;
+	unsigned char *cls = w.cls;
+	if (!n)
 		return false;
-	cls[n++] = CODE_PROGRAM;
-	for (;;) {
-		int r = unw_step(&cur);
-		if (r == 0)
-			break;
-		if (r < 0 || n == MAX_FRAMES)
-			return false;
-		unw_word_t ip;
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
-			return false;
-		if (ip == 0)
-			break;
-		/* A return address: the call is the byte before it. */
-		cls[n++] = classify_pc(rs, (uintptr_t)ip - 1);
-	}
 	/* The tails every G has (see the top of the file). */
 	if (gp->is_main) {
 		if (n > 1 && cls[n - 1] == CODE_PROGRAM)
@@ -296,11 +321,10 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
  * set, and leave that mask on whichever M ran next (seen here: an M that never took
  * SIGURG again, one G spinning 2 s unpreempted).  So: no cache, and its one-time
  * initialisation (also locked) done in gr_preempt_prepare, outside any handler.  One
- * mutex remains: libunwind's memory pool, taken at every step.  When two handlers meet
- * there (once in a few runs of syscall_fsync_mix), one parks inside its handler, on its
- * M's alternate stack: the G is then locked to that M until it runs again (proc.c,
- * lock_to_m), and the all-signals mask is the G's own (gr_sig_setmask), so it travels
- * with the G.  That initialisation opens a pipe (libunwind checks addresses by
+ * mutex remains: libunwind's memory pool, taken at every step.  The walk runs on the M's
+ * TCB (walk_frames), so when two handlers meet there (once in a few runs of
+ * syscall_fsync_mix) one M waits in the kernel for the other, a few steps long, and the
+ * G's mask and pending signals are never touched.  That initialisation opens a pipe (libunwind checks addresses by
  * writing them to it), which becomes a runtime descriptor (fd.h); it is made only when
  * the program makes its first thread, since a single G is never preempted.  Should the
  * program dup2 onto one of its numbers, the unwinder is given up (it would write to the

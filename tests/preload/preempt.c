@@ -88,3 +88,16 @@ Test(preempt, fairness_64_2, .timeout = 60)
 	gr_test_result_free(&r);
 	free(path);
 }
+
+/* A signal sent to a computing thread runs its handler on the thread's own stack, also
+ * when it lands while green preempts the thread: the unwinder's mask changes inside the
+ * preemption handler once ran it there, on the M's alternate stack (thousands of times a
+ * second at GREEN_MAXPROCS=2; Boehm GC then scanned from that stack and crashed). */
+Test(preempt, signal_handlers_run_on_the_thread_stack, .timeout = 60)
+{
+	const char *args[] = {"1500", NULL};
+	gr_test_native_vs_green("preempt_sigstack", args, 2, "SIGSTACK", "ok", true,
+				RUN_TIMEOUT_S);
+	gr_test_native_vs_green("preempt_sigstack", args, 4, "SIGSTACK", "ok", true,
+				RUN_TIMEOUT_S);
+}
