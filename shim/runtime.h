@@ -171,7 +171,7 @@ struct gr_g {
 	uint64_t magic;	   /* GR_G_MAGIC while the G exists; checked by gr_g_from_tcb */
 
 	/* The G's memory (stack.c).  Immutable while the G lives. */
-	void *map_base;	   /* mapping holding stack, TLS and TCB; NULL for a user stack */
+	void *map_base;	   /* mapping holding stack, TLS, TCB and dtv; NULL for a user stack */
 	size_t map_size;
 	void *stack_lo;	   /* lowest usable stack byte (above the guard) */
 	size_t stack_size; /* usable bytes from stack_lo up to the static TLS */

@@ -10,7 +10,8 @@
  * tests/progs/tls_dlopen: the TLS of a module loaded with dlopen, dynamic (libtlsmod) and
  * initial-exec (libtlsie, which glibc initialises only in the threads it knows).
  * tests/progs/tls_many: the TLS of tens and hundreds of modules loaded with dlopen, which
- * G dtvs first hold in G memory and then outgrow (shim/tls.c).
+ * G dtvs first hold in G memory and then outgrow (shim/tls.c).  tests/progs/tls_dlmopen:
+ * the static TLS of a module in a namespace of its own.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -96,5 +97,21 @@ ParameterizedTest(struct many *m, tls, many_modules_native_vs_green, .timeout = 
 	snprintf(modules, sizeof modules, "%d", m->modules);
 	const char *args[] = {mod, modules, "10", "8", NULL};
 	gr_test_native_vs_green("tls_many", args, m->procs, "TLSMANY", "ok", true, 40);
+	free(mod);
+}
+
+ParameterizedTestParameters(tls, dlmopen_static_tls_native_vs_green)
+{
+	static int procs[] = {1, 2, 4};
+	return cr_make_param_array(int, procs, sizeof procs / sizeof procs[0]);
+}
+
+/* A module with initial-exec TLS in a namespace of its own: new and recycled Gs get its
+ * image only when green tells ld.so to copy it (_dl_allocate_tls_init's init_tls). */
+ParameterizedTest(int *procs, tls, dlmopen_static_tls_native_vs_green, .timeout = 90)
+{
+	char *mod = gr_test_prog("libtlsie.so");
+	const char *args[] = {mod, "100", "8", NULL};
+	gr_test_native_vs_green("tls_dlmopen", args, *procs, "TLSDLM", "ok", true, 40);
 	free(mod);
 }
