@@ -72,8 +72,9 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libgreen_shim.a $(HEADERS)
 	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) -Itests $(TEST_DEFS) -o $@ $< \
 		$(BUILD)/libgreen_shim.a -lcriterion $(LIBS)
 
-# The stack suite loads a module of the test programs.
+# The stack and glibc suites load modules of the test programs.
 $(BUILD)/tests/unit/stack: $(BUILD)/tests/progs/libtlsie.so $(BUILD)/tests/progs/libtlsmod.so
+$(BUILD)/tests/unit/glibc: $(BUILD)/tests/progs/libtlsmod.so
 
 $(BUILD)/tests/preload/%: tests/preload/%.c $(HELPERS_C) tests/helpers.h
 	@mkdir -p $(dir $@)
