@@ -247,13 +247,16 @@ struct walk {
 	unsigned char cls[MAX_FRAMES];
 };
 
-/* Runs on the M's TCB (gr_tls_on_m): libunwind blocks every signal around its locks with
- * sigprocmask, which on the G's TCB changes the G's mask, and the restore then ran the
- * program's handlers for the G's pending signals here, on the M's alternate stack (Boehm
- * GC's stop handler recorded that stack as the thread's and scanned from it). */
-static void walk_frames(void *arg)
+/* Runs on the G's TCB, as the G: the unwinder takes the loader's lock (dl_iterate_phdr),
+ * which the interrupted G may hold (Boehm GC's dl_iterate_phdr callback is the program's
+ * code), and that lock is recursive for the thread that holds it; run on the M's TCB, the
+ * walk waited for the G it had interrupted.  libunwind blocks every signal around its own
+ * locks with sigprocmask, which changes the G's mask; restoring it ran the program's
+ * handlers for the G's pending signals here, on the M's alternate stack (Boehm GC's stop
+ * handler recorded that stack as the thread's and scanned from it), until gp->unwinding
+ * made gr_sig_deliver leave them pending. */
+static void walk_frames(struct walk *w)
 {
-	struct walk *w = arg;
 	unw_cursor_t cur;
 	int n = 0;
 
@@ -280,7 +283,7 @@ static void walk_frames(void *arg)
 
 /* True when the G interrupted with context uc may yield there (Go: isAsyncSafePoint,
  * extended to the whole stack because C libraries hold locks green cannot see). */
-static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
+static bool safe_point(struct gr_g *gp, ucontext_t *uc)
 {
 	const struct rangeset *rs = atomic_load_explicit(&xranges, memory_order_acquire);
 	struct walk w = {uc, rs, 0, {0}};
@@ -294,7 +297,9 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
 	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 	if (gp->stack_lo && sp - (uintptr_t)gp->stack_lo < STACK_NEEDED + gr_preempt_xsave_size)
 		return false;
-	gr_tls_on_m(walk_frames, &w);
+	gp->unwinding = true;
+	walk_frames(&w);
+	gp->unwinding = false;
 	int n = w.n;
 	unsigned char *cls = w.cls;
 	if (!n)
@@ -321,10 +326,11 @@ static bool safe_point(const struct gr_g *gp, ucontext_t *uc)
  * set, and leave that mask on whichever M ran next (seen here: an M that never took
  * SIGURG again, one G spinning 2 s unpreempted).  So: no cache, and its one-time
  * initialisation (also locked) done in gr_preempt_prepare, outside any handler.  One
- * mutex remains: libunwind's memory pool, taken at every step.  The walk runs on the M's
- * TCB (walk_frames), so when two handlers meet there (once in a few runs of
- * syscall_fsync_mix) one M waits in the kernel for the other, a few steps long, and the
- * G's mask and pending signals are never touched.  That initialisation opens a pipe (libunwind checks addresses by
+ * mutex remains: libunwind's memory pool, taken at every step.  When two handlers meet
+ * there (once in a few runs of syscall_fsync_mix), one parks inside its handler, on its
+ * M's alternate stack: the G is then locked to that M until it runs again (proc.c,
+ * lock_to_m), and the all-signals mask is the G's own (gr_sig_setmask), so it travels
+ * with the G.  That initialisation opens a pipe (libunwind checks addresses by
  * writing them to it), which becomes a runtime descriptor (fd.h); it is made only when
  * the program makes its first thread, since a single G is never preempted.  Should the
  * program dup2 onto one of its numbers, the unwinder is given up (it would write to the

@@ -157,6 +157,10 @@ struct gr_g {
 	 * running on an M (a kick sent before lands on whatever that M runs). */
 	_Atomic bool xkick;
 	bool sigrestart; /* every handler of the last delivery had SA_RESTART */
+	/* Green's preemption handler is walking this G's frames (preempt.c): the unwinder's
+	 * sigprocmask calls change the G's mask but deliver nothing (signal.c).  Written and
+	 * read on the G itself. */
+	bool unwinding;
 	/* SIGCANCEL kicks (signal.c's on_sigcancel), which nest (SA_NODEFER): kick_frame is
 	 * the frame of the one delivering this G's pending signals (0: none), and a kick
 	 * that lands deeper meanwhile only sets kick_again for it to look once more.

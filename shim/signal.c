@@ -264,6 +264,11 @@ static bool sa_restart(int sig)
 
 void gr_sig_deliver(struct gr_g *gp, uint64_t pend)
 {
+	/* Not inside green's preemption handler (the unwinder's sigprocmask, a park in its
+	 * lock): the program's handler would run there, on the M's alternate stack.  They
+	 * stay pending; the kick, blocked meanwhile, or the next wait delivers them. */
+	if (gp->unwinding)
+		return;
 	/* Claim exactly the bits still set: a concurrent sigwait may take one. */
 	pend &= atomic_fetch_and_explicit(&gp->xsigpend, ~pend, memory_order_acq_rel);
 	bool restart = true;

@@ -101,3 +101,15 @@ Test(preempt, signal_handlers_run_on_the_thread_stack, .timeout = 60)
 	gr_test_native_vs_green("preempt_sigstack", args, 4, "SIGSTACK", "ok", true,
 				RUN_TIMEOUT_S);
 }
+
+/* Threads that compute inside a dl_iterate_phdr callback (the loader's lock held, as Boehm
+ * GC's collector does) finish: green's preemption check, which unwinds and so takes that
+ * lock too, must take it as the interrupted thread, whose own lock it is. */
+Test(preempt, computing_under_the_loader_lock, .timeout = 60)
+{
+	const char *args[] = {"20", NULL};
+	gr_test_native_vs_green("preempt_dl_iterate", args, 1, "DLITER", "ok", true,
+				RUN_TIMEOUT_S);
+	gr_test_native_vs_green("preempt_dl_iterate", args, 2, "DLITER", "ok", true,
+				RUN_TIMEOUT_S);
+}
