@@ -239,54 +239,47 @@ static unsigned char classify_pc(const struct rangeset *rs, uintptr_t pc)
 	return CODE_PROGRAM;
 }
 
-/* The frames of an interrupted context, classified innermost first (walk_frames). */
-struct walk {
-	ucontext_t *uc;
-	const struct rangeset *rs;
-	int n;	 /* frames classified; 0 when the walk failed */
-	unsigned char cls[MAX_FRAMES];
-};
-
-/* Runs on the G's TCB, as the G: the unwinder takes the loader's lock (dl_iterate_phdr),
- * which the interrupted G may hold (Boehm GC's dl_iterate_phdr callback is the program's
- * code), and that lock is recursive for the thread that holds it; run on the M's TCB, the
- * walk waited for the G it had interrupted.  libunwind blocks every signal around its own
- * locks with sigprocmask, which changes the G's mask; restoring it ran the program's
- * handlers for the G's pending signals here, on the M's alternate stack (Boehm GC's stop
- * handler recorded that stack as the thread's and scanned from it), until gp->unwinding
- * made gr_sig_deliver leave them pending. */
-static void walk_frames(struct walk *w)
+/* Classifies the frames of the interrupted context uc into cls, innermost first.
+ * Returns their count, or 0 when the walk failed. */
+static int classify_frames(ucontext_t *uc, const struct rangeset *rs, unsigned char *cls)
 {
 	unw_cursor_t cur;
 	int n = 0;
 
-	w->n = 0;
-	if (unw_init_local2(&cur, (unw_context_t *)w->uc, UNW_INIT_SIGNAL_FRAME) < 0)
-		return;
-	w->cls[n++] = CODE_PROGRAM;
+	if (unw_init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
+		return 0;
+	cls[n++] = CODE_PROGRAM;
 	for (;;) {
 		int r = unw_step(&cur);
 		if (r == 0)
-			break;
+			return n;
 		if (r < 0 || n == MAX_FRAMES)
-			return;
+			return 0;
 		unw_word_t ip;
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
-			return;
+			return 0;
 		if (ip == 0)
-			break;
+			return n;
 		/* A return address: the call is the byte before it. */
-		w->cls[n++] = classify_pc(w->rs, (uintptr_t)ip - 1);
+		cls[n++] = classify_pc(rs, (uintptr_t)ip - 1);
 	}
-	w->n = n;
 }
 
 /* True when the G interrupted with context uc may yield there (Go: isAsyncSafePoint,
- * extended to the whole stack because C libraries hold locks green cannot see). */
+ * extended to the whole stack because C libraries hold locks green cannot see).
+ *
+ * The walk runs as the G, on its TCB: the unwinder takes the loader's lock
+ * (dl_iterate_phdr), which the interrupted G may hold (Boehm GC computes in a
+ * dl_iterate_phdr callback, the program's code), and that lock is recursive for its holder
+ * only; walked on the M's TCB, it waited for the G it had interrupted.  libunwind blocks
+ * every signal around its own locks with sigprocmask, which changes the G's mask; restoring
+ * it ran the program's handlers for the G's pending signals here, on the M's alternate
+ * stack (Boehm GC's stop handler recorded that stack as the thread's and scanned from it),
+ * until gp->unwinding made gr_sig_deliver leave them pending. */
 static bool safe_point(struct gr_g *gp, ucontext_t *uc)
 {
 	const struct rangeset *rs = atomic_load_explicit(&xranges, memory_order_acquire);
-	struct walk w = {uc, rs, 0, {0}};
+	unsigned char cls[MAX_FRAMES];
 
 	if (!rs || atomic_load_explicit(&xunwinder, memory_order_acquire) != UNWINDER_READY)
 		return false;
@@ -298,10 +291,8 @@ static bool safe_point(struct gr_g *gp, ucontext_t *uc)
 	if (gp->stack_lo && sp - (uintptr_t)gp->stack_lo < STACK_NEEDED + gr_preempt_xsave_size)
 		return false;
 	gp->unwinding = true;
-	walk_frames(&w);
+	int n = classify_frames(uc, rs, cls);
 	gp->unwinding = false;
-	int n = w.n;
-	unsigned char *cls = w.cls;
 	if (!n)
 		return false;
 	/* The tails every G has (see the top of the file). */

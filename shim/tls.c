@@ -207,16 +207,13 @@ static void release_blocks(union gr_dtv *dtv, size_t n)
 	memset(dtv, 0, (n + 1) * sizeof(*dtv));
 }
 
-/* How many entries of gp's dtv may have been written. */
-static size_t dtv_entries(const struct gr_g *gp, const union gr_dtv *dtv)
+/* How many entries of a dtv may have been written: all of glibc's, and of one in a G's
+ * room (in_room) those up to the highest module id seen. */
+static size_t dtv_entries(const union gr_dtv *dtv, bool in_room)
 {
-	size_t n = dtv[-1].counter;
+	size_t n = dtv[-1].counter, written = in_room ? dtv_written() : n;
 
-	if (dtv_in_room(gp, dtv)) {
-		size_t written = dtv_written();
-		n = written < n ? written : n;
-	}
-	return n;
+	return written < n ? written : n;
 }
 
 static void call_allocate_tls(void *tcb)
@@ -288,7 +285,7 @@ void gr_tls_fini(struct gr_g *gp, bool donate)
 	if (!dtv) /* gr_tls_init failed */
 		return;
 	if (dtv_in_room(gp, dtv))
-		release_blocks(dtv, dtv_entries(gp, dtv));
+		release_blocks(dtv, dtv_entries(dtv, true));
 	else
 		gr_tls_on_m(call_deallocate_tls, gp->tcb);
 }
@@ -306,7 +303,7 @@ int gr_tls_reinit(struct gr_g *gp)
 	bool in_room = dtv_in_room(gp, dtv);
 
 	memcpy(saved, libc_block(tcb), n);
-	release_blocks(dtv, dtv_entries(gp, dtv));
+	release_blocks(dtv, dtv_entries(dtv, in_room));
 	fill_pthread(gp, tcb);
 	if (in_room) {
 		if (allocate_tls(gp) != 0)
